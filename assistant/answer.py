@@ -140,12 +140,8 @@ class Assistant:
         pid_of = {(p.doc_id, p.start): i for i, p in enumerate(index.passages)}
         candidates: dict[tuple[str, int, int], Quote] = {}
         for marker, hit in enumerate(hits[: self.settings.answer_depth], 1):
-            pid = pid_of[(hit.doc_id, hit.start)]
-            rows = [i for i in self._sentences_of(pid)]
-            if not rows:
-                continue
-            scores = index.sentence_vectors[rows] @ qvec
-            for row, score in zip(rows, scores):
+            rows, vecs = index.sentence_vectors(pid_of[(hit.doc_id, hit.start)])
+            for row, score in zip(rows, vecs @ qvec):
                 s = index.sentences[row]
                 key = (hit.doc_id, s.start, s.end)
                 if key not in candidates or candidates[key].score < score:
@@ -159,14 +155,6 @@ class Assistant:
             if q.score >= ranked[0].score - 0.01 and len(chosen) < 2 and not _overlaps(q, chosen):
                 chosen.append(q)
         return chosen
-
-    def _sentences_of(self, pid: int) -> range:
-        if not hasattr(self, "_by_passage"):
-            starts: dict[int, list[int]] = {}
-            for row, s in enumerate(self.retriever.index.sentences):
-                starts.setdefault(s.passage, []).append(row)
-            self._by_passage = {p: range(rows[0], rows[-1] + 1) for p, rows in starts.items()}
-        return self._by_passage.get(pid, range(0))
 
     def _compose(self, question: str, hits: Sequence[Hit], quotes: Sequence[Quote], lang: str) -> str:
         if self.generator is not None:

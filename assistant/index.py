@@ -9,7 +9,7 @@ Layout of an index home (default `index/`)::
         vectors.faiss             FAISS inner-product index over unit vectors
         passages.jsonl            one passage per line, in FAISS id order
         articles.jsonl            the cleaned articles the offsets point into
-        sentences.jsonl/.npy      sentence spans and vectors, for extractive answers
+        sentences.jsonl/.faiss    sentence spans and vectors: sharper matching, and the answer's quotes
         bm25/                     the Korean BM25 state (bm25s)
       cache/embeddings.sqlite     vectors by content hash: rebuilds re-embed only what changed
       build.lock                  one build at a time
@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -70,8 +70,22 @@ class LoadedIndex:
     passages: list[Passage]
     articles: dict[str, Article]
     sentences: list[Sentence]
-    sentence_vectors: np.ndarray
+    sentence_faiss: object
     lexical: LexicalIndex
+    sentence_rows: dict[int, range] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        rows: dict[int, list[int]] = {}
+        for row, s in enumerate(self.sentences):
+            rows.setdefault(s.passage, []).append(row)
+        self.sentence_rows = {p: range(r[0], r[-1] + 1) for p, r in rows.items()}
+
+    def sentence_vectors(self, pid: int) -> tuple[range, np.ndarray]:
+        """The rows and vectors of one passage's sentences (stored contiguously)."""
+        rows = self.sentence_rows.get(pid, range(0))
+        if not rows:
+            return rows, np.zeros((0, self.sentence_faiss.d), dtype=np.float32)
+        return rows, self.sentence_faiss.reconstruct_n(rows.start, len(rows))
 
 
 def package_version() -> str:
@@ -199,6 +213,7 @@ def build_index(
             cache.close()
         passage_vectors, sentence_vectors = vectors[: len(passages)], vectors[len(passages) :]
         faiss_index, faiss_info = make_faiss(passage_vectors)
+        sentence_index, sentence_info = make_faiss(sentence_vectors)
         lexical = LexicalIndex.build([p.text for p in passages])
 
         manifest = {
@@ -215,9 +230,10 @@ def build_index(
             },
             "chunking": chunk.to_dict(),
             "faiss": faiss_info,
+            "sentence_faiss": sentence_info,
         }
         path = _write_build(index_dir, manifest, faiss_index, passages, articles, sentences,
-                            sentence_vectors, lexical)
+                            sentence_index, lexical)
     return BuildReport(path, len(articles), len(passages), len(sentences), embedded,
                        len(texts) - embedded, skipped, time.perf_counter() - t0)
 
@@ -231,7 +247,7 @@ def _progress_bar(total: int, enabled: bool) -> Iterator:
 
 
 def _write_build(index_dir: Path, manifest: dict, faiss_index: object, passages: list[Passage],
-                 articles: list[Article], sentences: list[Sentence], sentence_vectors: np.ndarray,
+                 articles: list[Article], sentences: list[Sentence], sentence_index: object,
                  lexical: LexicalIndex) -> Path:
     import faiss
 
@@ -246,7 +262,7 @@ def _write_build(index_dir: Path, manifest: dict, faiss_index: object, passages:
     _write_jsonl(tmp / "passages.jsonl", (asdict(p) for p in passages))
     _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in articles))
     _write_jsonl(tmp / "sentences.jsonl", (asdict(s) for s in sentences))
-    np.save(tmp / "sentences.npy", sentence_vectors)
+    faiss.write_index(sentence_index, str(tmp / "sentences.faiss"))
     lexical.save(tmp / "bm25")
     manifest["files"] = {
         str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
@@ -355,12 +371,10 @@ def load_index(index_dir: Path) -> LoadedIndex:
             )
     try:
         vectors = faiss.read_index(str(path / "vectors.faiss"))
-        if hasattr(vectors, "hnsw"):
-            vectors.hnsw.efSearch = manifest["faiss"].get("efSearch", HNSW_EF_SEARCH)
         passages = [Passage(**row) for row in _read_jsonl(path / "passages.jsonl")]
         articles = {a["doc_id"]: Article(**a) for a in _read_jsonl(path / "articles.jsonl")}
         sentences = [Sentence(**row) for row in _read_jsonl(path / "sentences.jsonl")]
-        sentence_vectors = np.load(path / "sentences.npy")
+        sentence_faiss = faiss.read_index(str(path / "sentences.faiss"))
         lexical = LexicalIndex.load(path / "bm25")
     except (RuntimeError, OSError, ValueError, TypeError, KeyError) as e:
         raise IndexCorrupt(f"The index at {index_dir} is unreadable ({_short(e)}). {hint}") from e
@@ -373,8 +387,8 @@ def load_index(index_dir: Path) -> LoadedIndex:
         problems.append(f"vectors have dimension {vectors.d}, the manifest says {dim}")
     if lexical.size != len(passages):
         problems.append(f"BM25 covers {lexical.size} passages, not {len(passages)}")
-    if len(sentences) != len(sentence_vectors):
-        problems.append(f"{len(sentences)} sentences but {len(sentence_vectors)} sentence vectors")
+    if len(sentences) != sentence_faiss.ntotal:
+        problems.append(f"{len(sentences)} sentences but {sentence_faiss.ntotal} sentence vectors")
     for p in passages:
         a = articles.get(p.doc_id)
         if a is None or a.text[p.start : p.end] != p.text:
@@ -382,7 +396,10 @@ def load_index(index_dir: Path) -> LoadedIndex:
             break
     if problems:
         raise IndexCorrupt(f"The index at {index_dir} is inconsistent: {'; '.join(problems)}. {hint}")
-    return LoadedIndex(path, manifest, vectors, passages, articles, sentences, sentence_vectors, lexical)
+    for index in (vectors, sentence_faiss):
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = manifest["faiss"].get("efSearch", HNSW_EF_SEARCH)
+    return LoadedIndex(path, manifest, vectors, passages, articles, sentences, sentence_faiss, lexical)
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -133,12 +133,32 @@ class Retriever:
         return hits
 
     def _dense(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, self.index.faiss.ntotal)
-        if k == 0:
+        """Passages by a blend of their own cosine and their best sentence's cosine.
+
+        Candidates come from both the passage and the sentence FAISS indexes; a
+        factoid question often matches one sentence far better than its passage.
+        """
+        idx = self.index
+        n = idx.faiss.ntotal
+        if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self.index.faiss.search(qvec[None, :].astype(np.float32), k)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        q = qvec[None, :].astype(np.float32)
+        _, pids = idx.faiss.search(q, min(k, n))
+        candidates = {int(p) for p in pids[0] if p >= 0}
+        if idx.sentence_faiss.ntotal:
+            _, sids = idx.sentence_faiss.search(q, min(k, idx.sentence_faiss.ntotal))
+            candidates.update(idx.sentences[int(s)].passage for s in sids[0] if s >= 0)
+        alpha = self.settings.sentence_weight
+        scored = []
+        for pid in candidates:
+            cos = float(idx.faiss.reconstruct(pid) @ qvec)
+            _, vecs = idx.sentence_vectors(pid)
+            best = float((vecs @ qvec).max()) if len(vecs) else cos
+            scored.append(((1 - alpha) * cos + alpha * best, pid))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        scored = scored[:k]
+        return (np.array([p for _, p in scored], dtype=np.int64),
+                np.array([s for s, _ in scored], dtype=np.float32))
 
     def _fuse(self, dense_ids: list[int], lexical_ids: list[int]) -> list[tuple[int, float]]:
         """Reciprocal rank fusion of the two ranked lists."""

@@ -44,6 +44,8 @@ class Settings:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     candidates: int = 50  # how deep each leg looks before fusing
+    # Dense score of a passage: (1 - w) * its cosine + w * its best sentence's cosine.
+    sentence_weight: float = 0.5
     # Answering: how many top passages the answer's sentences may come from,
     # and the calibrated minimum sentence similarity (by question language).
     answer_depth: int = 3
