@@ -10,6 +10,13 @@ articles) -> chunking (passages with offsets) -> embedding (vectors) -> index
 sentences or an honest abstention).
 """
 
+import os
+
+# Passive OpenMP waits: with spinning threads a query took 700+ ms instead of 15 ms
+# whenever another process held one of the two cores. Must be set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 from .answer import Answer, Assistant, Quote
 from .chunking import ChunkSettings, Passage
 from .corpus import Article

@@ -219,7 +219,7 @@ def build_index(
         manifest = {
             "format": FORMAT,
             "package_version": package_version(),
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "model": {"name": embedder.name, "dim": embedder.dim, "weights_sha256": embedder.weights_sha256},
             "corpus": {
                 "sha256": corpus_sha256(articles),
@@ -255,7 +255,7 @@ def _write_build(index_dir: Path, manifest: dict, faiss_index: object, passages:
     builds.mkdir(parents=True, exist_ok=True)
     for stale in builds.glob(".tmp-*"):  # left by a killed build; we hold the lock
         shutil.rmtree(stale, ignore_errors=True)
-    build_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     tmp = builds / f".tmp-{build_id}"
     tmp.mkdir()
     faiss.write_index(faiss_index, str(tmp / "vectors.faiss"))
