@@ -32,8 +32,8 @@ KOREAN_SEPARATORS: tuple[str, ...] = (
 class ChunkSettings:
     """How articles are cut. Recorded in the index manifest; chosen on the eval dev split."""
 
-    size: int = 300
-    overlap: int = 60
+    size: int = 500
+    overlap: int = 100
     separators: tuple[str, ...] = field(default=KOREAN_SEPARATORS)
     title_in_embedding: bool = True
 

@@ -48,8 +48,12 @@ class Skipped:
     path: str
     reason: str
 
-    def __str__(self) -> str:
-        return f"skipped {self.path}: {self.reason}"
+    def __str__(self) -> str:  # always one line, whatever the file is called
+        return _one_line(f"skipped {self.path}: {self.reason}")
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 class UnreadableFile(Exception):
@@ -83,6 +87,10 @@ def decode(data: bytes) -> tuple[str, str]:
             return data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             pass
+        # Mostly UTF-8 with a few broken bytes (a cut-off download): keep it, marking the damage.
+        text = data.decode("utf-8", errors="replace")
+        if text.count("\ufffd") * 200 <= len(text):  # at most 0.5% damaged; CP949 is far above
+            return text, "utf-8"
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
         raise UnreadableFile("binary file or unknown text encoding")
@@ -197,11 +205,14 @@ def _find_title(header: list[str], title: str) -> int | None:
 
 def extract_html(html: str) -> tuple[str, str]:
     """Main text and title of an HTML page, via trafilatura (no regex scraping)."""
-    import trafilatura
+    try:
+        import trafilatura
 
-    doc = trafilatura.bare_extraction(
-        html, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True
-    )
+        doc = trafilatura.bare_extraction(
+            html, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True
+        )
+    except Exception as e:  # a page the parser chokes on is skipped, never the whole build
+        raise UnreadableFile(f"HTML could not be parsed ({type(e).__name__}: {str(e)[:120]})") from e
     if doc is None:
         return "", ""
     data = doc if isinstance(doc, dict) else doc.as_dict()
@@ -280,7 +291,8 @@ def load_articles(directory: Path | str) -> tuple[list[Article], list[Skipped]]:
     for path in article_files(directory):
         rel = str(path.relative_to(directory))
         try:
-            article = read_article(path, meta.get(rel) or meta.get(path.name))
+            entry = meta.get(rel) or meta.get(path.name)
+            article = read_article(path, entry if isinstance(entry, dict) else None)
         except (UnreadableFile, OSError) as e:
             skipped.append(Skipped(rel, str(e)))
             continue

@@ -10,6 +10,7 @@ Layout of an index home (default `index/`)::
         passages.jsonl            one passage per line, in FAISS id order
         articles.jsonl            the cleaned articles the offsets point into
         sentences.jsonl/.faiss    sentence spans and vectors: sharper matching, and the answer's quotes
+        background.npy            vectors of generic off-topic sentences: the abstention baseline
         bm25/                     the Korean BM25 state (bm25s)
       cache/embeddings.sqlite     vectors by content hash: rebuilds re-embed only what changed
       build.lock                  one build at a time
@@ -43,6 +44,7 @@ from .lexical import LexicalIndex
 
 FORMAT = 1
 MANIFEST = "manifest.json"
+BACKGROUND = Path(__file__).parent / "data" / "background.txt"
 # Below this many passages exact search is fast enough (measured by `assistant bench`:
 # IndexFlatIP at 100k x 384 answers in ~10 ms on 2 cores); above it, HNSW.
 EXACT_LIMIT = 200_000
@@ -72,6 +74,7 @@ class LoadedIndex:
     sentences: list[Sentence]
     sentence_faiss: object
     lexical: LexicalIndex
+    background: np.ndarray
     sentence_rows: dict[int, range] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -93,6 +96,12 @@ def package_version() -> str:
         return version("news-qa")
     except PackageNotFoundError:
         return "0+unknown"
+
+
+def background_sentences() -> list[str]:
+    """Generic sentences on other topics; how well a question matches them is its off-topic baseline."""
+    lines = BACKGROUND.read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
 # --- FAISS ---------------------------------------------------------------------
@@ -183,6 +192,7 @@ def build_index(
     chunk: ChunkSettings | None = None,
     progress: bool = True,
     batch_size: int = 64,
+    cache_dir: Path | None = None,
 ) -> BuildReport:
     """Clean, split, embed and index every article; swap the result in atomically."""
     from .embedding import EmbeddingCache, embed_with_cache
@@ -203,7 +213,7 @@ def build_index(
         texts = [embedding_text(p, chunk) for p in passages]
         texts += [by_id[passages[s.passage].doc_id].text[s.start : s.end] for s in sentences]
 
-        cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite")
+        cache = EmbeddingCache((cache_dir or index_dir / "cache") / "embeddings.sqlite")
         try:
             with _progress_bar(len(texts), progress) as bar:
                 vectors, embedded = embed_with_cache(
@@ -215,6 +225,7 @@ def build_index(
         faiss_index, faiss_info = make_faiss(passage_vectors)
         sentence_index, sentence_info = make_faiss(sentence_vectors)
         lexical = LexicalIndex.build([p.text for p in passages])
+        background = embedder.embed_passages(background_sentences())
 
         manifest = {
             "format": FORMAT,
@@ -233,7 +244,7 @@ def build_index(
             "sentence_faiss": sentence_info,
         }
         path = _write_build(index_dir, manifest, faiss_index, passages, articles, sentences,
-                            sentence_index, lexical)
+                            sentence_index, lexical, background)
     return BuildReport(path, len(articles), len(passages), len(sentences), embedded,
                        len(texts) - embedded, skipped, time.perf_counter() - t0)
 
@@ -248,13 +259,15 @@ def _progress_bar(total: int, enabled: bool) -> Iterator:
 
 def _write_build(index_dir: Path, manifest: dict, faiss_index: object, passages: list[Passage],
                  articles: list[Article], sentences: list[Sentence], sentence_index: object,
-                 lexical: LexicalIndex) -> Path:
+                 lexical: LexicalIndex, background: np.ndarray) -> Path:
     import faiss
 
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     for stale in builds.glob(".tmp-*"):  # left by a killed build; we hold the lock
         shutil.rmtree(stale, ignore_errors=True)
+    for stale in index_dir.glob(".current-*"):  # a link a killed build made but did not swap in
+        stale.unlink(missing_ok=True)
     build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     tmp = builds / f".tmp-{build_id}"
     tmp.mkdir()
@@ -263,6 +276,7 @@ def _write_build(index_dir: Path, manifest: dict, faiss_index: object, passages:
     _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in articles))
     _write_jsonl(tmp / "sentences.jsonl", (asdict(s) for s in sentences))
     faiss.write_index(sentence_index, str(tmp / "sentences.faiss"))
+    np.save(tmp / "background.npy", background)
     lexical.save(tmp / "bm25")
     manifest["files"] = {
         str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
@@ -315,6 +329,8 @@ def read_manifest(index_dir: Path) -> tuple[Path, dict]:
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as e:
         raise IndexCorrupt(f"The index manifest at {path} is unreadable ({e}). {rebuild_hint(index_dir)}") from e
+    if any(not isinstance(manifest.get(key, {}), dict) for key in ("model", "corpus", "chunking", "files", "faiss")):
+        raise IndexCorrupt(f"The index manifest at {path} is malformed. {rebuild_hint(index_dir)}")
     if manifest.get("format") != FORMAT:
         raise IndexMismatch(
             f"The index at {index_dir} has format {manifest.get('format')}, this version reads {FORMAT}. "
@@ -336,22 +352,26 @@ def check_compatible(manifest: dict, index_dir: Path, *, model: str, weights_sha
         )
     if chunk is not None and manifest.get("chunking") != chunk.to_dict():
         c = manifest.get("chunking", {})
+        differ = sorted(k for k, v in chunk.to_dict().items() if c.get(k) != v)
         raise IndexMismatch(
             f"The index at {index_dir} was cut into passages of {c.get('size')}/{c.get('overlap')} "
-            f"characters (size/overlap), this assistant expects {chunk.size}/{chunk.overlap}. "
-            f"{rebuild_hint(index_dir)}"
+            f"characters (size/overlap), this assistant expects {chunk.size}/{chunk.overlap}"
+            f" (chunking settings that differ: {', '.join(differ)}). {rebuild_hint(index_dir)}"
         )
 
 
 def is_up_to_date(index_dir: Path, articles_dir: Path, *, model: str, chunk: ChunkSettings) -> bool:
     """True when the index was built from these articles with this model and chunking."""
     try:
-        _, manifest = read_manifest(index_dir)
+        path, manifest = read_manifest(index_dir)
         check_compatible(manifest, index_dir, model=model, weights_sha256=None, chunk=chunk)
     except NewsQAError:
         return False
+    for name, size in manifest.get("files", {}).items():  # a truncated file must be rebuilt too
+        if not (path / name).is_file() or (path / name).stat().st_size != size:
+            return False
     articles, _ = load_articles(articles_dir)
-    return manifest["corpus"]["sha256"] == corpus_sha256(articles)
+    return manifest.get("corpus", {}).get("sha256") == corpus_sha256(articles)
 
 
 def load_index(index_dir: Path) -> LoadedIndex:
@@ -375,6 +395,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
         articles = {a["doc_id"]: Article(**a) for a in _read_jsonl(path / "articles.jsonl")}
         sentences = [Sentence(**row) for row in _read_jsonl(path / "sentences.jsonl")]
         sentence_faiss = faiss.read_index(str(path / "sentences.faiss"))
+        background = np.load(path / "background.npy")
         lexical = LexicalIndex.load(path / "bm25")
     except (RuntimeError, OSError, ValueError, TypeError, KeyError) as e:
         raise IndexCorrupt(f"The index at {index_dir} is unreadable ({_short(e)}). {hint}") from e
@@ -387,6 +408,8 @@ def load_index(index_dir: Path) -> LoadedIndex:
         problems.append(f"vectors have dimension {vectors.d}, the manifest says {dim}")
     if lexical.size != len(passages):
         problems.append(f"BM25 covers {lexical.size} passages, not {len(passages)}")
+    if background.ndim != 2 or background.shape[1] != dim:
+        problems.append(f"background vectors have shape {background.shape}, not (n, {dim})")
     if len(sentences) != sentence_faiss.ntotal:
         problems.append(f"{len(sentences)} sentences but {sentence_faiss.ntotal} sentence vectors")
     for p in passages:
@@ -399,7 +422,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
     for index in (vectors, sentence_faiss):
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = manifest["faiss"].get("efSearch", HNSW_EF_SEARCH)
-    return LoadedIndex(path, manifest, vectors, passages, articles, sentences, sentence_faiss, lexical)
+    return LoadedIndex(path, manifest, vectors, passages, articles, sentences, sentence_faiss, lexical, background)
 
 
 def _read_jsonl(path: Path) -> list[dict]:

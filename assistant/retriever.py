@@ -53,9 +53,9 @@ def clean_question(question: object, max_chars: int = 4000) -> tuple[str, list[s
     return text, notices
 
 
-def route(question: str) -> str:
-    """The method a question is answered with: fused for Hangul, dense otherwise."""
-    return "hybrid" if has_hangul(question) else "dense"
+def route(question: str, settings: Settings) -> str:
+    """The method a question is answered with, by its script (chosen per language on the dev split)."""
+    return settings.korean_method if has_hangul(question) else settings.english_method
 
 
 class Retriever:
@@ -76,7 +76,7 @@ class Retriever:
         settings = settings or Settings()
         index_dir = Path(index_dir) if index_dir else default_index_dir()
         _, manifest = read_manifest(index_dir)  # fail fast, before loading the model
-        check_compatible(manifest, index_dir, model=settings.model, weights_sha256=None, chunk=None)
+        check_compatible(manifest, index_dir, model=settings.model, weights_sha256=None, chunk=settings.chunk)
         index = load_index(index_dir)
         embedder = embedder or Embedder(settings.model)
         check_compatible(manifest, index_dir, model=embedder.name,
@@ -108,7 +108,7 @@ class Retriever:
             raise ValueError("k must be a positive whole number.")
         question, _ = clean_question(question, self.settings.max_question_chars)
         if method == "routed":
-            method = route(question)
+            method = route(question, self.settings)
         depth = max(self.settings.candidates, k)
         qvec = self.embed_query(question)
         dense_ids, dense_scores = self._dense(qvec, depth) if method != "bm25" else ((), ())

@@ -40,15 +40,17 @@ class Settings:
     model: str = field(default_factory=lambda: os.environ.get("NEWSQA_MODEL", DEFAULT_MODEL))
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
     # Reciprocal rank fusion: score = sum(weight / (rrf_k + rank)).
-    rrf_k: int = 60
+    rrf_k: int = 10
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    lexical_weight: float = 0.25
+    korean_method: str = "hybrid"  # what `routed` uses for questions with Hangul
+    english_method: str = "dense"  # ... and for the rest (BM25 cannot match English words to Korean text)
     candidates: int = 50  # how deep each leg looks before fusing
     # Dense score of a passage: (1 - w) * its cosine + w * its best sentence's cosine.
     sentence_weight: float = 0.5
-    # Answering: how many top passages the answer's sentences may come from,
-    # and the calibrated minimum sentence similarity (by question language).
+    # Answering: how many top passages the answer's sentences may come from, and the
+    # calibrated minimum margin of the best sentence over off-topic background text.
     answer_depth: int = 3
-    abstain_below_ko: float = 0.80
-    abstain_below_en: float = 0.78
+    abstain_below_ko: float = 0.040
+    abstain_below_en: float = 0.006
     max_question_chars: int = 4000

@@ -47,7 +47,7 @@ TARGETS = {
 ID_RE = {
     "single": re.compile(r"^(ko|en)-\d{2}$"),
     "both": re.compile(r"^both-\d{2}$"),
-    "unanswerable": re.compile(r"^(ko|en)-un-\d{2}$"),
+    "unanswerable": re.compile(r"^(ko|en)-(un|off)-\d{2}$"),
 }
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
@@ -124,7 +124,7 @@ def main():
         if kind not in ID_RE:
             errors.append(f"{rid}: bad kind {kind}")
             continue
-        if style not in ("plain", "colloquial", "misspelled"):
+        if style not in ("plain", "colloquial", "misspelled", "off-topic"):
             errors.append(f"{rid}: bad style {style}")
         if split not in ("dev", "test"):
             errors.append(f"{rid}: bad split {split}")
