@@ -124,8 +124,10 @@ class Assistant:
             )
         hits = self.retriever.search(query, k=k, method=method)
         qvec = self.retriever.embed_query(" ".join(query.split()))
-        quotes = self._quotes(qvec, hits)
-        best = self._confidence(qvec, quotes)
+        # A follow-up's own words pick the sentence; the carried-over context picked the passages.
+        focus = (qvec + self.retriever.embed_query(question)) / 2 if query != question else qvec
+        quotes = self._quotes(focus, hits)
+        best = self._confidence(focus, quotes)
         threshold = self.settings.abstain_below_ko if lang == "ko" else self.settings.abstain_below_en
         if not quotes or best < threshold:
             return Answer(question, MESSAGES[lang]["abstain"], (), True, lang, best,

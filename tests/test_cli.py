@@ -1,0 +1,53 @@
+"""The CLI: JSON a script can read, one-line errors with the right exit codes, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from assistant.cli import main
+from conftest import REPO
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
+                          cwd=REPO, timeout=300, env=env)
+
+
+def test_ask_json_end_to_end(index_dir):
+    out = run("ask", "엔비디아 주가는 하루에 얼마나 떨어졌나?", "--index", str(index_dir), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["abstained"] is False and "17%" in data["text"]
+    assert {"doc_id", "title", "start", "end", "text", "score"} <= set(data["citations"][0])
+    assert "Traceback" not in out.stderr
+
+
+def test_search_json_lists_hits(index_dir, capsys):
+    assert main(["search", "How much did Nvidia fall?", "--index", str(index_dir), "--json", "--k", "3"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 3 and hits[0]["rank"] == 1
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!..."])
+def test_empty_question_is_exit_2_with_one_line(question, capsys, index_dir):
+    assert main(["ask", question, "--index", str(index_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: Please ask a question") and "\n" not in err
+
+
+def test_missing_index_is_exit_1_naming_the_fix(tmp_path, capsys):
+    assert main(["search", "엔비디아", "--index", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err.strip()
+    missing = tmp_path / "none"
+    assert err == f"error: No index at {missing}. Build it with: python -m assistant build --index {missing}"
+
+
+def test_build_if_stale_does_nothing_when_up_to_date(index_dir, capsys):
+    from conftest import ARTICLES
+
+    assert main(["build", "--if-stale", "--index", str(index_dir), "--articles", str(ARTICLES)]) == 0
+    assert "up to date" in capsys.readouterr().out
