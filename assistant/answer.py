@@ -150,7 +150,7 @@ class Assistant:
         return quotes[0].score - base
 
     def _quotes(self, qvec: np.ndarray, hits: Sequence[Hit]) -> list[Quote]:
-        """The top passages' sentences closest to the question: the best one, plus a near tie."""
+        """The top passages' sentences closest to the question: the best one, plus near ties."""
         index = self.retriever.index
         pid_of = {(p.doc_id, p.start): i for i, p in enumerate(index.passages)}
         candidates: dict[tuple[str, int, int], Quote] = {}
@@ -167,7 +167,9 @@ class Assistant:
             return []
         chosen = [ranked[0]]
         for q in ranked[1:]:
-            if q.score >= ranked[0].score - 0.01 and len(chosen) < 2 and not _overlaps(q, chosen):
+            if len(chosen) >= self.settings.max_quotes or q.score < ranked[0].score - self.settings.quote_margin:
+                break
+            if not _overlaps(q, chosen):
                 chosen.append(q)
         return chosen
 

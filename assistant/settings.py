@@ -51,6 +51,8 @@ class Settings:
     # Answering: how many top passages the answer's sentences may come from, and the
     # calibrated minimum margin of the best sentence over off-topic background text.
     answer_depth: int = 3
+    max_quotes: int = 3  # sentences in an answer: the best, plus any within quote_margin of it
+    quote_margin: float = 0.02
     abstain_below_ko: float = 0.040
     abstain_below_en: float = 0.006
     max_question_chars: int = 4000
