@@ -40,13 +40,14 @@ model: install
 index: install
 	$(PY) -m assistant build --if-stale
 
-# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own).
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own),
+# and a Korean font so screenshots show Hangul rather than boxes.
 browser: $(BROWSER_STAMP)
 
 $(BROWSER_STAMP):
-	@if ! command -v chromium >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; \
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi nanum; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null; \
+	  else echo "browser tests need Debian's chromium and fonts-nanum: sudo apt-get install chromium fonts-nanum"; fi; \
 	fi
 	@command -v chromium >/dev/null && touch $@ || true
 

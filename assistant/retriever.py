@@ -8,6 +8,7 @@ only matches the few Latin terms in Korean text (see eval/report.md).
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or Settings()
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()  # the UI answers from several threads
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None, *, settings: Settings | None = None,
@@ -89,15 +91,17 @@ class Retriever:
 
     def embed_query(self, question: str) -> np.ndarray:
         """The question's vector; the last few are kept, since ask() and search() share them."""
-        vec = self._query_cache.get(question)
-        if vec is None:
-            text, _ = self.embedder.truncate(question)
-            vec = self.embedder.embed_queries([text])[0]
+        with self._cache_lock:
+            vec = self._query_cache.get(question)
+            if vec is not None:
+                self._query_cache.move_to_end(question)
+                return vec
+        text, _ = self.embedder.truncate(question)
+        vec = self.embedder.embed_queries([text])[0]
+        with self._cache_lock:
             self._query_cache[question] = vec
             if len(self._query_cache) > 256:
                 self._query_cache.popitem(last=False)
-        else:
-            self._query_cache.move_to_end(question)
         return vec
 
     def search(self, question: str, k: int = 5, method: str = "routed") -> list[Hit]:
