@@ -115,7 +115,7 @@ class Assistant:
         """Answer `question` from the articles, citing passages [1]..[k], or abstain."""
         question, notices = clean_question(question, self.settings.max_question_chars)
         lang = language(question)
-        query = contextualize(question, history)
+        query = contextualize(question, _clean_history(history, self.settings.max_question_chars))
         _, truncated = self.retriever.embedder.truncate(query)
         if truncated:
             notices.append(
@@ -181,6 +181,17 @@ class Assistant:
         korean_sources = any(has_hangul(q.text) for q in quotes)
         prefix = MESSAGES[lang]["korean_source"] if korean_sources else ""
         return prefix + body
+
+
+def _clean_history(history: Sequence[str], max_chars: int) -> list[str]:
+    """Previous questions, tidied like a question; ones that aren't questions are dropped."""
+    out = []
+    for h in history if not isinstance(history, str) else [history]:
+        try:
+            out.append(clean_question(h, max_chars)[0])
+        except ValueError:
+            continue
+    return out
 
 
 def _overlaps(q: Quote, chosen: Sequence[Quote]) -> bool:

@@ -74,13 +74,62 @@ def split_article(article: Article, settings: ChunkSettings | None = None) -> li
     """Cut one article into passages and locate each one in the article text."""
     settings = settings or ChunkSettings()
     text = article.text
-    passages: list[Passage] = []
-    cursor = 0
-    for chunk in splitter(settings).split_text(text):
+    chunks = splitter(settings).split_text(text)
+    starts = _positions(text, chunks, settings.overlap)
+    return [Passage(article.doc_id, article.title, s, s + len(c), c) for s, c in zip(starts, chunks)]
+
+
+def _positions(text: str, chunks: list[str], overlap: int) -> list[int]:
+    """Where each chunk starts in `text`.
+
+    The splitter returns chunks in order, each one overlapping the one before by at most
+    `overlap` characters or following it after whitespace. Searching for a chunk's first
+    occurrence is not enough when text repeats (the chunk "다." can also be found inside
+    the previous one), so this keeps every placement consistent with that rule and walks
+    back one that covers the whole text.
+    """
+    layers: list[dict[int, int]] = []  # per chunk: start -> start of the previous chunk on a consistent path
+    ends = {0: -1}  # the end of the previous chunk -> its start (a virtual chunk before the text)
+    for i, chunk in enumerate(chunks):
+        back = overlap if i else 0
+        windows = [(e - back, _skip_space(text, e), q) for e, q in ends.items()]  # where this chunk may start
+        layer: dict[int, int] = {}
+        for p in range(max(0, min(w[0] for w in windows)), max(w[1] for w in windows) + 1):
+            if text.startswith(chunk, p):
+                prev = next((q for lo, hi, q in windows if lo <= p <= hi and q < p), None)
+                if prev is not None:
+                    layer[p] = prev
+        if not layer:  # pragma: no cover - the splitter broke its own rule; fall back to searching
+            return _search_positions(text, chunks)
+        if len(layer) > 16:  # periodic text ("ㅋㅋㅋㅋ..."): every placement fits; keep the paths bounded
+            layer = {p: layer[p] for p in sorted(layer)[-16:]}
+        layers.append(layer)
+        ends = {p + len(chunk): p for p in layer}
+    if not layers:
+        return []
+    last = layers[-1]
+    p = next((p for p in sorted(last, reverse=True) if _skip_space(text, p + len(chunks[-1])) == len(text)),
+             max(last))
+    starts = [p]
+    for layer in reversed(layers[1:]):
+        p = layer[p]
+        starts.append(p)
+    return starts[::-1]
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    return i
+
+
+def _search_positions(text: str, chunks: list[str]) -> list[int]:
+    starts, cursor = [], 0
+    for chunk in chunks:
         start = _locate(text, chunk, cursor)
-        passages.append(Passage(article.doc_id, article.title, start, start + len(chunk), chunk))
+        starts.append(start)
         cursor = start + 1
-    return passages
+    return starts
 
 
 def _locate(text: str, chunk: str, cursor: int) -> int:

@@ -38,8 +38,6 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--articles", type=Path, help="articles directory (default: articles/)")
     b.add_argument("--index", type=Path, help="index directory (default: index/)")
     b.add_argument("--if-stale", action="store_true", help="do nothing when the index is up to date")
-    b.add_argument("--chunk-size", type=int, help="passage size in characters")
-    b.add_argument("--chunk-overlap", type=int, help="overlap between passages in characters")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_build)
 
@@ -80,15 +78,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .chunking import ChunkSettings
     from .embedding import Embedder
     from .index import build_index, is_up_to_date
     from .settings import Settings, default_articles_dir, default_index_dir
 
     settings = Settings()
-    chunk = settings.chunk
-    if args.chunk_size or args.chunk_overlap:
-        chunk = ChunkSettings(size=args.chunk_size or chunk.size, overlap=args.chunk_overlap or chunk.overlap)
+    chunk = settings.chunk  # NEWSQA_CHUNK_SIZE / NEWSQA_CHUNK_OVERLAP; loading checks the same settings
     articles_dir = args.articles or default_articles_dir()
     index_dir = args.index or default_index_dir()
     if args.if_stale and is_up_to_date(index_dir, articles_dir, model=settings.model, chunk=chunk):

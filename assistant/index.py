@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -45,12 +45,15 @@ from .lexical import LexicalIndex
 FORMAT = 1
 MANIFEST = "manifest.json"
 BACKGROUND = Path(__file__).parent / "data" / "background.txt"
-# Below this many passages exact search is fast enough (measured by `assistant bench`:
-# IndexFlatIP at 100k x 384 answers in ~10 ms on 2 cores); above it, HNSW.
-EXACT_LIMIT = 200_000
+# Exact search up to EXACT_LIMIT vectors, HNSW above: measured by `python -m assistant bench` on
+# 2 cores (docs/scaling.md), one IndexFlatIP query takes ~1 ms at 10k vectors but ~50 ms at 100k
+# and ~330 ms at 1M, while HNSW (M=32, efConstruction=80) answers in 0.1-0.5 ms at every size.
+# efSearch=128 gave recall@10 0.9975 at 1M clustered vectors in 0.5 ms (64: 0.97; 256: 0.9985 in
+# twice the time); the 1M index is 1.68 GiB. Applies to the passage and the sentence index.
+EXACT_LIMIT = 10_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 64
+HNSW_EF_SEARCH = 128
 
 
 @dataclass(frozen=True)
@@ -391,9 +394,9 @@ def load_index(index_dir: Path) -> LoadedIndex:
             )
     try:
         vectors = faiss.read_index(str(path / "vectors.faiss"))
-        passages = [Passage(**row) for row in _read_jsonl(path / "passages.jsonl")]
-        articles = {a["doc_id"]: Article(**a) for a in _read_jsonl(path / "articles.jsonl")}
-        sentences = [Sentence(**row) for row in _read_jsonl(path / "sentences.jsonl")]
+        passages = [_typed(Passage, row) for row in _read_jsonl(path / "passages.jsonl")]
+        articles = {a.doc_id: a for a in (_typed(Article, row) for row in _read_jsonl(path / "articles.jsonl"))}
+        sentences = [_typed(Sentence, row) for row in _read_jsonl(path / "sentences.jsonl")]
         sentence_faiss = faiss.read_index(str(path / "sentences.faiss"))
         background = np.load(path / "background.npy")
         lexical = LexicalIndex.load(path / "bm25")
@@ -412,6 +415,8 @@ def load_index(index_dir: Path) -> LoadedIndex:
         problems.append(f"background vectors have shape {background.shape}, not (n, {dim})")
     if len(sentences) != sentence_faiss.ntotal:
         problems.append(f"{len(sentences)} sentences but {sentence_faiss.ntotal} sentence vectors")
+    if any(not 0 <= s.passage < len(passages) for s in sentences):
+        problems.append("a sentence belongs to no passage")
     for p in passages:
         a = articles.get(p.doc_id)
         if a is None or a.text[p.start : p.end] != p.text:
@@ -421,8 +426,21 @@ def load_index(index_dir: Path) -> LoadedIndex:
         raise IndexCorrupt(f"The index at {index_dir} is inconsistent: {'; '.join(problems)}. {hint}")
     for index in (vectors, sentence_faiss):
         if hasattr(index, "hnsw"):
-            index.hnsw.efSearch = manifest["faiss"].get("efSearch", HNSW_EF_SEARCH)
+            index.hnsw.efSearch = manifest.get("faiss", {}).get("efSearch", HNSW_EF_SEARCH)
     return LoadedIndex(path, manifest, vectors, passages, articles, sentences, sentence_faiss, lexical, background)
+
+
+def _typed(cls: type, row: object) -> object:
+    """A dataclass from a JSON row, refusing wrong types now rather than deep inside a query."""
+    if not isinstance(row, dict):
+        raise ValueError(f"a {cls.__name__} row is {type(row).__name__}, not an object")
+    obj = cls(**row)
+    for f in fields(cls):
+        want = {"str": str, "int": int}.get(f.type)
+        value = getattr(obj, f.name)
+        if want and (not isinstance(value, want) or isinstance(value, bool)):
+            raise ValueError(f"{cls.__name__}.{f.name} is {type(value).__name__}, not {f.type}")
+    return obj
 
 
 def _read_jsonl(path: Path) -> list[dict]:

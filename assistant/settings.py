@@ -33,12 +33,23 @@ def default_articles_dir() -> Path:
     return _default_dir("articles", "NEWSQA_ARTICLES")
 
 
+def _chunk_from_env() -> ChunkSettings:
+    """Chunking from NEWSQA_CHUNK_SIZE / NEWSQA_CHUNK_OVERLAP, so build and search always agree."""
+    default = ChunkSettings()
+    size = int(os.environ.get("NEWSQA_CHUNK_SIZE") or default.size)
+    overlap = int(os.environ.get("NEWSQA_CHUNK_OVERLAP") or min(default.overlap, size // 2))
+    if size < 50 or not 0 <= overlap < size:
+        raise ValueError(f"NEWSQA_CHUNK_SIZE={size}, NEWSQA_CHUNK_OVERLAP={overlap}: "
+                         "need a size of at least 50 and 0 <= overlap < size")
+    return ChunkSettings(size=size, overlap=overlap)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a build or a search depends on besides the data itself."""
 
     model: str = field(default_factory=lambda: os.environ.get("NEWSQA_MODEL", DEFAULT_MODEL))
-    chunk: ChunkSettings = field(default_factory=ChunkSettings)
+    chunk: ChunkSettings = field(default_factory=_chunk_from_env)
     # Reciprocal rank fusion: score = sum(weight / (rrf_k + rank)).
     rrf_k: int = 10
     dense_weight: float = 1.0

@@ -274,7 +274,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         try:
             ans = assistant.ask(question, k=clamp(k), history=[previous] if previous else [])
         except ValueError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
         return answer_json(assistant, ans)
 
     with gr.Blocks(title="news-qa", analytics_enabled=False) as demo:
