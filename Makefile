@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cut -c1-12)
 BROWSER_STAMP := $(VENV)/.chromium
 
-.PHONY: run test test-all install model index lint eval bench browser clean
+.PHONY: run test test-all test-slow install model index lint eval bench browser clean
 
 run: install index
 	$(PY) -m assistant ui
@@ -21,6 +21,10 @@ test: install browser lint
 
 test-all: install browser lint
 	$(PY) -m pytest -q
+
+# The slow tests only (load, SIGKILL mid-build, resume): .ci/run runs them after `make test`.
+test-slow: install browser
+	$(PY) -m pytest -q -m slow
 
 install: $(STAMP)
 
