@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 ARTICLES = REPO / "articles"
+# Debian's Chromium, driven by Playwright (`make browser` installs it); no browser download of its own.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +59,44 @@ def articles_copy(tmp_path) -> Path:
     dest = tmp_path / "articles"
     shutil.copytree(ARTICLES, dest)
     return dest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(assistant) -> Iterator[str]:
+    """The real Gradio app on a free loopback port, never shared; yields its URL."""
+    from ui.app import build_app
+
+    app = build_app(assistant)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    assert app.share_url is None and not app.share
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def server(assistant) -> Iterator[str]:
+    with serving(assistant) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium; missing it fails under CI (the Makefile installs it) and skips elsewhere."""
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium fonts-nanum)"
+        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

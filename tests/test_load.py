@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import os
-import socket
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,26 +25,9 @@ QUESTIONS = [
 EMPTY = "  ?! "  # the right answer is a clear error
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-@pytest.fixture(scope="module")
-def server(assistant):
-    from ui.app import build_app
-
-    app = build_app(assistant)
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
 
 
 def test_50_concurrent_requests_all_answered_correctly(server, assistant, capsys):

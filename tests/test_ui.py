@@ -10,14 +10,10 @@ import socket
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # (question, article, evidence the answer must quote), from eval/questions.jsonl (ko-01, en-04).
 KO = ("딥시크 R1의 등장은 냉전 시대의 어떤 사건에 견주어졌나?", "000_a64cfab21b31744d",
       "스푸트니크 위성 발사에 비유되며")
@@ -26,23 +22,6 @@ EN = ("How did DeepSeek make up for not having the newest chips?", "000_a64cfab2
 OFF_TOPIC_KO = "손흥민이 지난 시즌에 넣은 골은 몇 골이야?"
 HOSTILE = "<script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
 INPUT = "#qa-question input"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(assistant):
-    from ui.app import build_app
-
-    app = build_app(assistant)
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
 
 
 @pytest.fixture(scope="module")
@@ -176,18 +155,6 @@ def test_serve_reports_a_taken_port(monkeypatch):
 
 
 # --- the page, in headless Chromium -----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make browser)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture()

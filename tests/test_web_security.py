@@ -20,10 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import free_port, serving
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 INPUT = "#qa-question input"
 
 # Every payload sets window.__pwned (or opens a dialog) if it ever runs.
@@ -49,12 +48,6 @@ HOSTILE_QUESTION = ("포스코퓨처엠 광양 양극재 공장 <script>window._
                     "[x](javascript:window.__pwned='qmd') <img src=x onerror=\"window.__pwned='qimg'\">")
 RUNNABLE = ("script, img[src='x'], iframe, svg, form, style, a[href^='javascript'], [onerror], [onload], "
             "[onclick], [ontoggle], [onmouseover]")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +76,9 @@ def hostile_assistant(hostile_index, embedder):
 
 @pytest.fixture(scope="module")
 def server(hostile_assistant):
-    from ui.app import build_app
-
-    app = build_app(hostile_assistant)
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
-    assert app.share_url is None and not app.share
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
+    """This module's app serves the hostile index, not the shipped one."""
+    with serving(hostile_assistant) as url:
+        yield url
 
 
 def test_the_hostile_article_is_indexed_verbatim(hostile_assistant):
@@ -104,18 +92,6 @@ def test_the_hostile_article_is_indexed_verbatim(hostile_assistant):
 
 
 # --- in the browser ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture()
