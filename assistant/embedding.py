@@ -62,6 +62,15 @@ def import_backend(model: str = weights.DEFAULT_MODEL) -> None:
         import torch  # noqa: F401
 
 
+def _state_sha256(model) -> str:  # noqa: ANN001 - a torch module
+    """sha256 of a loaded model's tensors: the manifest's weights hash for hub or .bin models."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode("utf-8"))
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 class Embedder:
     """A loaded model and the prompts it expects ("query: " / "passage: " for e5).
 
@@ -92,9 +101,8 @@ class Embedder:
         source = str(self.path) if self.path.exists() else model
         self.model = SentenceTransformer(source, device=device)
         self.dim = int(self.model.get_embedding_dimension())
-        self.weights_sha256 = (
-            weights.weights_sha256(self.path) if self.path.exists() else f"hub:{model}"
-        )
+        local = (self.path / "model.safetensors").exists()
+        self.weights_sha256 = weights.weights_sha256(self.path) if local else _state_sha256(self.model)
         prompts = self.model.prompts or {}
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else None
