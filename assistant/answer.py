@@ -152,10 +152,9 @@ class Assistant:
     def _quotes(self, qvec: np.ndarray, hits: Sequence[Hit]) -> list[Quote]:
         """The top passages' sentences closest to the question: the best one, plus near ties."""
         index = self.retriever.index
-        pid_of = {(p.doc_id, p.start): i for i, p in enumerate(index.passages)}
         candidates: dict[tuple[str, int, int], Quote] = {}
         for marker, hit in enumerate(hits[: self.settings.answer_depth], 1):
-            rows, vecs = index.sentence_vectors(pid_of[(hit.doc_id, hit.start)])
+            rows, vecs = index.sentence_vectors(index.passage_ids[(hit.doc_id, hit.start)])
             for row, score in zip(rows, vecs @ qvec):
                 s = index.sentences[row]
                 key = (hit.doc_id, s.start, s.end)

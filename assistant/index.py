@@ -79,8 +79,10 @@ class LoadedIndex:
     lexical: LexicalIndex
     background: np.ndarray
     sentence_rows: dict[int, range] = field(default_factory=dict)
+    passage_ids: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.passage_ids = {(p.doc_id, p.start): i for i, p in enumerate(self.passages)}
         rows: dict[int, list[int]] = {}
         for row, s in enumerate(self.sentences):
             rows.setdefault(s.passage, []).append(row)
