@@ -98,17 +98,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hit_json(h) -> dict:  # noqa: ANN001
-    return asdict(h)
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     from .retriever import Retriever, clean_question
 
     clean_question(args.question)  # reject empty input before loading the model
     hits = Retriever.load(args.index).search(args.question, k=args.k, method=args.method)
     if args.json:
-        print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        print(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
         return 0
     for h in hits:
         print(f"[{h.rank}] {h.title} ({h.doc_id}, chars {h.start}-{h.end}) score={h.score:.4f}")

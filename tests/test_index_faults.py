@@ -44,6 +44,15 @@ def edit_manifest(path: Path, change) -> None:  # noqa: ANN001
     f.write_text(json.dumps(m, ensure_ascii=False), encoding="utf-8")
 
 
+def replace_row(path: Path, name: str, n: int, row: str) -> None:
+    """Overwrite line n of a JSONL file of the build, keeping the manifest's size in step."""
+    f = build_dir(path) / name
+    lines = f.read_text(encoding="utf-8").splitlines()
+    lines[n] = row
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    resize_in_manifest(path, name)
+
+
 def resize_in_manifest(path: Path, name: str) -> None:
     """Make the manifest agree with a file's new size, so the deeper checks are what fire."""
     size = (build_dir(path) / name).stat().st_size
@@ -160,11 +169,7 @@ def test_corrupt_jsonl_same_size(index_dir, tmp_path, embedder, name, garbage):
                                  '"text": "abcde", "extra": 1}'])
 def test_jsonl_row_of_the_wrong_shape(index_dir, tmp_path, embedder, row):
     path = copy_index(index_dir, tmp_path / "ix")
-    f = build_dir(path) / "passages.jsonl"
-    lines = f.read_text(encoding="utf-8").splitlines()
-    lines[3] = row
-    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    resize_in_manifest(path, "passages.jsonl")
+    replace_row(path, "passages.jsonl", 3, row)
     assert_one_clear_error(path, IndexCorrupt, embedder)
 
 
@@ -175,11 +180,7 @@ def test_jsonl_row_of_the_wrong_shape(index_dir, tmp_path, embedder, row):
 ])
 def test_sentence_row_that_would_break_a_query(index_dir, tmp_path, embedder, row, match):
     path = copy_index(index_dir, tmp_path / "ix")
-    f = build_dir(path) / "sentences.jsonl"
-    lines = f.read_text(encoding="utf-8").splitlines()
-    lines[0] = row
-    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    resize_in_manifest(path, "sentences.jsonl")
+    replace_row(path, "sentences.jsonl", 0, row)
     assert_one_clear_error(path, IndexCorrupt, embedder, match=match)
 
 
