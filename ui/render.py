@@ -244,7 +244,7 @@ def render_draft(assistant: Assistant, lang: str, hits: Sequence[Hit], text: str
     labels = LABELS[lang]
     stub = Answer("", "", tuple(hits), False, lang, 0.0)
     body = with_markers(esc(text)) if text else ""
-    return "".join([f"<div class='qa-reply' lang='{lang}'>",
+    return "".join([f"<div class='qa-pending' lang='{lang}'>",
                     f"<div class='qa-answer qa-draft' aria-busy='true'>{body}<span class='qa-writing'> "
                     f"{esc(labels['writing'])}</span></div>",
                     render_sources(assistant, stub, hits, True), "</div>"])

@@ -1,0 +1,84 @@
+"""The UI with the real reader: sources at once, the answer streamed, each sentence's check shown."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import serving
+
+INPUT = "#qa-question input"
+EN = "Where did Nvidia shares finish trading on January 30?"
+KO = "엔비디아 주가는 하루에 얼마나 떨어졌나?"
+
+
+@pytest.fixture(scope="module")
+def reader_server(reader_assistant):
+    with serving(reader_assistant) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def reader_client(reader_server):
+    from gradio_client import Client
+
+    return Client(reader_server, verbose=False)
+
+
+def test_ask_api_returns_verification_and_reader(reader_client):
+    result = reader_client.predict(KO, api_name="/ask")
+    assert not result["abstained"] and "17%" in result["answer"]
+    assert result["reader"]["backend"] == "llama.cpp" and len(result["reader"]["sha256"]) == 64
+    assert result["sentences"] and all(s["verified"] and s["markers"] for s in result["sentences"])
+    assert result["timings_ms"]["total"] > 0
+
+
+def test_ask_stream_through_gradio_client(reader_client):
+    job = reader_client.submit(EN, 5, "", api_name="/ask_stream")
+    outputs = list(job)  # every streamed update, in order
+    assert outputs[0]["sources"] and outputs[0]["partial"] == ""
+    final = outputs[-1]
+    assert final.get("final") and "124.65" in final["answer"]
+    assert not re.search("[가-힣]", final["answer"])
+    assert any("124.65" in q["text"] for s in final["sentences"] for q in s["quotes"])
+    partials = [o["partial"] for o in outputs if "partial" in o and o["partial"]]
+    assert partials and all(a == b[: len(a)] for a, b in zip(partials, partials[1:]))  # text only grows
+
+
+@pytest.fixture()
+def page(browser, reader_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(reader_server)
+    page.locator(INPUT).wait_for()
+    yield page
+    context.close()
+
+
+@pytest.mark.browser
+def test_browser_sources_first_then_checked_streamed_answer(page):
+    page.locator(INPUT).fill(EN)
+    page.locator(INPUT).press("Enter")
+    # The sources are on the page while the answer is still being written.
+    page.wait_for_selector("#qa-chat .qa-pending details.qa-sources .qa-source")
+    page.wait_for_selector("#qa-chat .qa-reply .qa-check", timeout=120_000)
+    reply = page.locator("#qa-chat .qa-reply").last
+    assert "124.65" in reply.locator(".qa-reader").inner_text()
+    assert "verified" in reply.locator(".qa-check").first.inner_text()
+    assert re.search("[가-힣]", reply.locator(".qa-original").first.inner_text())  # the Korean original beside it
+    assert "qwen2.5" in reply.locator(".qa-reader-info").inner_text()
+    # A machine translation of the chosen source, on request, labelled, with the original beside it.
+    page.locator("#qa-translate").click()
+    page.wait_for_selector("#qa-translation .qa-mt", timeout=120_000)
+    mt = page.locator("#qa-translation").inner_text()
+    assert "Machine translation" in mt and re.search("[가-힣]", mt) and re.search("[A-Za-z]{4,}", mt)
+
+
+@pytest.mark.browser
+def test_browser_refusal_is_visible(page):
+    page.locator(INPUT).fill("What was Nvidia's revenue last quarter?")
+    page.locator(INPUT).press("Enter")
+    page.wait_for_selector("#qa-chat .qa-reply .qa-abstain", timeout=120_000)
+    assert "The articles don't say" in page.locator("#qa-chat .qa-reply").last.inner_text()
