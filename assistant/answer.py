@@ -111,7 +111,7 @@ class Assistant:
         return cls(retriever, settings, generator)
 
     def ask(self, question: str, k: int = 5, *, history: Sequence[str] = (),
-            method: str = "routed") -> Answer:
+            method: str = "routed", since: str | None = None, until: str | None = None) -> Answer:
         """Answer `question` from the articles, citing passages [1]..[k], or abstain."""
         question, notices = clean_question(question, self.settings.max_question_chars)
         lang = language(question)
@@ -122,7 +122,7 @@ class Assistant:
                 "질문이 너무 길어 앞부분만 사용했습니다." if lang == "ko"
                 else "The question was too long for the model; only its start was used."
             )
-        hits = self.retriever.search(query, k=k, method=method)
+        hits = self.retriever.search(query, k=k, method=method, since=since, until=until)
         qvec = self.retriever.embed_query(" ".join(query.split()))
         # A follow-up's own words pick the sentence; the carried-over context picked the passages.
         focus = (qvec + self.retriever.embed_query(question)) / 2 if query != question else qvec

@@ -67,3 +67,6 @@ class Settings:
     abstain_below_ko: float = 0.040
     abstain_below_en: float = 0.006
     max_question_chars: int = 4000
+    # A question naming a period ("2025년 1월") lifts that period's articles by this share of the
+    # candidates' score spread: a soft preference, never a filter (eval before/after in eval/report.md).
+    period_boost: float = field(default_factory=lambda: float(os.environ.get("NEWSQA_PERIOD_BOOST") or 0.1))
