@@ -132,11 +132,6 @@ def bound(value: str | dt.date | None, *, end: bool) -> dt.date | None:
     return period.end if end else period.start
 
 
-# A Korean wire header: "[서울=뉴스핌] 황숙혜 기자 =", "(서울=연합뉴스) 홍길동 기자 =".
-DATELINE = re.compile(r"^\s*[\[(（](?P<place>[^\]=)）\n]{1,20})=(?P<outlet>[^\])）\n]{1,20})[\])）]"
-                      r"(?:\s*(?P<reporter>[^=\n]{1,30}?)\s*(?:기자|특파원|기자단)\b)?")
-
-
 def article_date(meta_date: object, header: str, body: str) -> tuple[Period | None, str]:
     """The article's date and where it came from: metadata, the header/dateline, a date in the text, or none.
 
