@@ -277,9 +277,10 @@ def header_lines(raw: str) -> list[str]:
     """The lines that state when a story was filed: timestamps and the dateline before the body."""
     paras = paragraphs(normalize(raw))[:40]
     start = next((i for i, p in enumerate(paras) if _DATELINE.match(p)), None)
-    if start is not None:
-        return paras[: start + 1]
-    return [p for p in paras if _STAMP.match(p)] + [p for p in paras[:1] if _EN_DATELINE.match(p)]
+    if start is not None:  # the lines above the dateline, and the dateline itself, not the sentence after it
+        return [*paras[:start], _DATELINE.match(paras[start]).group(0)]
+    lead = [re.split(r"\s(?:--|—|–)\s", p, maxsplit=1)[0][:60] for p in paras[:1] if _EN_DATELINE.match(p)]
+    return [p for p in paras if _STAMP.match(p)] + lead
 
 
 def _markdown_title(text: str) -> tuple[str, str]:
