@@ -68,11 +68,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(assistant) -> Iterator[str]:
+def serving(assistant, library: tuple[Path, Path] | None = None) -> Iterator[str]:
     """The real Gradio app on a free loopback port, never shared; yields its URL."""
     from ui.app import build_app
 
-    app = build_app(assistant)
+    app = build_app(assistant, library)
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
     assert app.share_url is None and not app.share

@@ -18,8 +18,12 @@ import gradio as gr
 
 from assistant import Answer, Article, Assistant, Hit
 from assistant.answer import MESSAGES
+from assistant.dates import bound
 from assistant.errors import NewsQAError
 from assistant.korean import has_hangul
+from assistant.settings import default_articles_dir, default_index_dir
+from ui.dates import resolved_dates
+from ui.library import mount as mount_library
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_K = 10
@@ -127,7 +131,9 @@ def paragraph(article: Article, offset: int) -> tuple[int, int]:
 
 def byline(article: Article, lang: str) -> str:
     labels = LABELS[lang]
-    return f"{esc(article.outlet or labels['unknown_outlet'])} · {esc(article.date or labels['unknown_date'])}"
+    date = article.date or labels["unknown_date"]
+    guessed = (" (추정)" if lang == "ko" else " (guessed)") if article.date_source == "text" else ""
+    return f"{esc(article.outlet or labels['unknown_outlet'])} · {esc(date)}{guessed}"
 
 
 def quote_spans(ans: Answer, marker: int) -> list[tuple[int, int]]:
@@ -148,6 +154,7 @@ def render_source(assistant: Assistant, ans: Answer, n: int, hit: Hit) -> str:
         f"<div class='qa-lang-note'>{esc(note)}</div>" if note else "",
         f"<div class='qa-passage' lang='{lang_of(hit.text)}'>{marked(article.text, hit.start, hit.end, spans)}</div>",
         f"<div class='qa-pos'>{esc(position(article, hit.start, hit.end, lang))}</div>",
+        resolved_dates(article, hit.start, hit.end, lang),
         "</div>",
     ])
 
@@ -220,6 +227,7 @@ def answer_json(assistant: Assistant, ans: Answer) -> dict:
     def passage(n: int, h: Hit) -> dict:
         a = articles[h.doc_id]
         return {"n": n, "doc_id": h.doc_id, "title": h.title, "outlet": a.outlet, "date": a.date,
+                "date_iso": a.date_iso, "date_source": a.date_source,
                 "start": h.start, "end": h.end, "text": h.text, "score": h.score,
                 "quotes": [{"start": q.start, "end": q.end, "text": q.text} for q in ans.quotes if q.marker == n]}
 
@@ -229,13 +237,28 @@ def answer_json(assistant: Assistant, ans: Answer) -> dict:
             "related": [passage(n, h) for n, h in enumerate(ans.related, 1)]}
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
-    """The chat UI and the /ask API around one loaded assistant, shared by every session."""
+def check_period(since: str | None, until: str | None) -> dict:
+    """The since/until filter as ask() keywords; a date that isn't one is a ValueError saying so."""
+    since, until = (since or "").strip(), (until or "").strip()
+    bound(since, end=False), bound(until, end=True)
+    return {"since": since or None, "until": until or None}
 
-    def respond(question: str, k: float, chat: list, turns: list) -> tuple:
+
+def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) -> gr.Blocks:
+    """The chat UI and the /ask API around one loaded assistant, shared by every session.
+
+    `library` = (articles dir, index dir) adds the Articles panel that adds and removes articles there.
+    """
+
+    def respond(question: str, k: float, chat: list, turns: list, since: str = "", until: str = "") -> tuple:
         history = [t["question"] for t in turns]
         try:
-            ans = assistant.ask(question or "", k=clamp(k), history=history)
+            period = check_period(since, until)
+        except ValueError as e:
+            return gr.skip(), gr.skip(), gr.skip(), f"<div class='qa-abstain' role='alert'>{esc(str(e))}</div>", \
+                gr.skip(), gr.skip()
+        try:
+            ans = assistant.ask(question or "", k=clamp(k), history=history, **period)
         except ValueError:
             notice = f"<div class='qa-abstain' role='alert'>{esc(EMPTY_QUESTION)}</div>"
             return gr.skip(), gr.skip(), gr.skip(), notice, gr.skip(), gr.skip()
@@ -269,10 +292,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     def clear() -> tuple:
         return [], "", [], "", gr.Radio(choices=[], value=None), ARTICLE_HINT
 
-    def ask(question: str, k: int = 5, previous: str = "") -> dict:
-        """Answer a question from the news articles; returns the answer with its cited passages as JSON."""
+    def ask(question: str, k: int = 5, previous: str = "", since: str = "", until: str = "") -> dict:
+        """Answer a question from the news articles; returns the answer with its cited passages as JSON.
+
+        `since`/`until` (2025-01-31, 2025-01 or 2025) keep to articles dated in that range.
+        """
         try:
-            ans = assistant.ask(question, k=clamp(k), history=[previous] if previous else [])
+            ans = assistant.ask(question, k=clamp(k), history=[previous] if previous else [],
+                                **check_period(since, until))
         except ValueError as e:
             raise gr.Error(str(e), print_exception=False) from None
         return answer_json(assistant, ans)
@@ -294,6 +321,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 with gr.Row():
                     k = gr.Slider(1, MAX_K, value=5, step=1, label="보여줄 구절 수 / Passages to show", scale=3)
                     clear_btn = gr.Button("새 대화 / New conversation", scale=1)
+                with gr.Row():
+                    since = gr.Textbox(label="기사 날짜 부터 / Articles since", placeholder="2025-01", scale=1,
+                                       elem_id="qa-since")
+                    until = gr.Textbox(label="까지 / until", placeholder="2025-12-31", scale=1, elem_id="qa-until")
                 gr.HTML("<p><strong>예시 질문 / Example questions</strong></p>", js_on_load=None)
                 with gr.Row():
                     example_btns = [gr.Button(q, size="sm") for q in EXAMPLES]
@@ -303,7 +334,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 article = gr.HTML(ARTICLE_HINT, elem_id="qa-article", js_on_load=None)
 
         outputs = [chatbot, box, turns, notice, pick, article]
-        io = {"fn": respond, "inputs": [box, k, chatbot, turns], "outputs": outputs,
+        io = {"fn": respond, "inputs": [box, k, chatbot, turns, since, until], "outputs": outputs,
               "api_visibility": "private", "concurrency_id": "model", "concurrency_limit": 1}
         box.submit(**io).then(None, js=SCROLL_JS)
         ask_btn.click(**io).then(None, js=SCROLL_JS)
@@ -314,6 +345,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         clear_btn.click(clear, None, outputs, queue=False, api_visibility="private")
         chatbot.clear(clear, None, outputs, queue=False, api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_id="model", concurrency_limit=1)
+        if library is not None:
+            mount_library(assistant, *library)
     demo.queue(max_size=100, default_concurrency_limit=1)
     return demo
 
@@ -347,7 +380,7 @@ def serve(index_dir: str | Path | None = None, host: str = "127.0.0.1", port: in
     assistant = load(index_dir)
     if host not in LOCAL_HOSTS:
         print(f"warning: listening on {host}: anyone who can reach this machine can use the assistant.", flush=True)
-    app = build_app(assistant)
+    app = build_app(assistant, (default_articles_dir(), Path(index_dir) if index_dir else default_index_dir()))
     app.launch(server_name=host, server_port=port, share=False, ssr_mode=False, quiet=True, prevent_thread_lock=True)
     print(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)", flush=True)
     app.block_thread()
