@@ -86,3 +86,22 @@ def test_upload_answer_refuse_and_remove(library_page, tmp_path):
     assert "0 texts embedded" in status.inner_text()
     assert "hanbit" not in page.locator("#qa-articles").inner_text()
     assert FACT not in ask(page, QUESTION)
+
+
+@pytest.mark.browser
+def test_since_until_inputs_filter_the_sources(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="ko-KR")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(server)
+    page.locator(INPUT).wait_for()
+    page.locator("#qa-since input, #qa-since textarea").first.fill("2026-01")
+    ask(page, "엔비디아 주가는 하루에 얼마나 떨어졌나?")
+    metas = page.locator("#qa-chat .qa-reply").last.locator(".qa-meta").all_inner_texts()
+    assert metas and all("2026-01" in m for m in metas), metas
+    page.locator("#qa-until input, #qa-until textarea").first.fill("someday")
+    page.locator(INPUT).fill("엔비디아 주가는?")
+    page.locator(INPUT).press("Enter")
+    page.wait_for_function("() => document.querySelector('#qa-notice').innerText.includes('Not a date')")
+    assert page.locator("#qa-chat .qa-reply").count() == 1
+    context.close()

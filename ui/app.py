@@ -292,14 +292,10 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
     def clear() -> tuple:
         return [], "", [], "", gr.Radio(choices=[], value=None), ARTICLE_HINT
 
-    def ask(question: str, k: int = 5, previous: str = "", since: str = "", until: str = "") -> dict:
-        """Answer a question from the news articles; returns the answer with its cited passages as JSON.
-
-        `since`/`until` (2025-01-31, 2025-01 or 2025) keep to articles dated in that range.
-        """
+    def ask(question: str, k: int = 5, previous: str = "") -> dict:
+        """Answer a question from the news articles; returns the answer with its cited passages as JSON."""
         try:
-            ans = assistant.ask(question, k=clamp(k), history=[previous] if previous else [],
-                                **check_period(since, until))
+            ans = assistant.ask(question, k=clamp(k), history=[previous] if previous else [])
         except ValueError as e:
             raise gr.Error(str(e), print_exception=False) from None
         return answer_json(assistant, ans)
