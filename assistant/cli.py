@@ -142,6 +142,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from .answer import Assistant
+    from .dates import resolve_relative
     from .retriever import clean_question
 
     clean_question(args.question)
@@ -161,6 +162,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for i, h in enumerate(shown, 1):
             print(f"[{i}] {h.title} ({h.doc_id}, {date_label(h.date, h.date_source)}, chars {h.start}-{h.end})")
             print("    " + h.text.replace("\n", "\n    "))
+            resolved = dict.fromkeys(f"{h.text[s:e]} = {r}" for s, e, r in resolve_relative(h.text, h.date, ans.lang))
+            if resolved:
+                print("    dates: " + "; ".join(resolved))
     return 0
 
 

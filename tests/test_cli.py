@@ -79,3 +79,8 @@ def test_add_and_remove_from_the_command_line(library_home, tmp_path, capsys):
     assert "0 texts embedded" in capsys.readouterr().out
     assert main(["remove", "hanbit", *common]) == 2
     assert capsys.readouterr().err.strip() == f"error: No article 'hanbit' in {articles}."
+
+
+def test_ask_resolves_relative_dates_in_sources(index_dir, capsys):
+    assert main(["ask", "딥시크 R1이 나왔을 때 트럼프 대통령은 뭐라고 했나?", "--index", str(index_dir)]) == 0
+    assert "dates: 지난해 1월 = 2025년 1월" in capsys.readouterr().out  # the script is dated 2026-01

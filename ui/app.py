@@ -18,6 +18,7 @@ import gradio as gr
 
 from assistant import Answer, Article, Assistant, Hit
 from assistant.answer import MESSAGES
+from assistant.corpus import MAX_FILE_BYTES
 from assistant.dates import bound
 from assistant.errors import NewsQAError
 from assistant.korean import has_hangul
@@ -377,6 +378,8 @@ def serve(index_dir: str | Path | None = None, host: str = "127.0.0.1", port: in
     if host not in LOCAL_HOSTS:
         print(f"warning: listening on {host}: anyone who can reach this machine can use the assistant.", flush=True)
     app = build_app(assistant, (default_articles_dir(), Path(index_dir) if index_dir else default_index_dir()))
-    app.launch(server_name=host, server_port=port, share=False, ssr_mode=False, quiet=True, prevent_thread_lock=True)
+    # Uploads far over the library's own per-file limit are cut off by Gradio before they reach the disk.
+    app.launch(server_name=host, server_port=port, share=False, ssr_mode=False, quiet=True, prevent_thread_lock=True,
+               max_file_size=4 * MAX_FILE_BYTES)
     print(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)", flush=True)
     app.block_thread()
