@@ -101,3 +101,25 @@ def test_two_uploads_at_once_both_land_and_nothing_is_corrupted(library_home, em
     meta = json.loads((articles / "metadata.json").read_text(encoding="utf-8"))
     assert {"a.txt", "b.txt", "000_a64cfab21b31744d.txt", "001_aa84c3a65afaa900.txt"} <= set(meta)
     assert {"a", "b"} <= set(load_index(index).articles)
+
+
+@pytest.mark.slow
+def test_two_processes_adding_at_once_both_land(library_home, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    articles, index = library_home
+    procs = []
+    for name, fact in (("p1", "33기가와트시"), ("p2", "44기가와트시")):
+        path = tmp_path / f"{name}.txt"
+        path.write_bytes(cp949_story(fact))
+        procs.append(subprocess.Popen([sys.executable, "-m", "assistant", "add", str(path), "--articles", str(articles),
+                                       "--index", str(index), "--quiet"], cwd=REPO, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    meta = json.loads((articles / "metadata.json").read_text(encoding="utf-8"))
+    assert {"p1.txt", "p2.txt"} <= set(meta)
+    assert {"p1", "p2", "000_a64cfab21b31744d", "001_aa84c3a65afaa900"} == set(load_index(index).articles)

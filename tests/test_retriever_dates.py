@@ -52,3 +52,22 @@ def test_a_named_period_lifts_its_articles_without_excluding_others(retriever):
     ranks = [i for i, h in enumerate(after) if h.doc_id == SCRAPED]
     flat_ranks = [i for i, h in enumerate(flat.search(question, k=15)) if h.doc_id == SCRAPED]
     assert sum(ranks) <= sum(flat_ranks)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_faiss_id_selector_keeps_to_the_allowed_ids(kind):
+    import faiss
+    import numpy as np
+
+    from assistant.retriever import _search
+
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((300, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    index = faiss.IndexFlatIP(16) if kind == "flat" else faiss.IndexHNSWFlat(16, 16, faiss.METRIC_INNER_PRODUCT)
+    index.add(vecs)
+    allowed = np.arange(0, 300, 7, dtype=np.int64)
+    _, ids = _search(index, vecs[:1], 10, allowed)
+    assert len(ids[0]) == 10 and set(ids[0].tolist()) <= set(allowed.tolist())
+    _, ids = _search(index, vecs[7:8], 1, allowed)
+    assert ids[0][0] == 7

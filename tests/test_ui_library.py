@@ -63,6 +63,10 @@ def test_upload_answer_refuse_and_remove(library_page, tmp_path):
     page.locator("#qa-add").click()
     page.locator("#qa-library .progress-text, #qa-library .eta-bar, #qa-library .progress-level").first.wait_for(
         state="attached", timeout=20_000)  # the build's progress bar
+    # While the build runs, questions are answered from the index already loaded.
+    during = ask(page, QUESTION)
+    assert status.locator(".qa-added").count() == 0, "the build finished before the question was answered"
+    assert FACT not in during
     status.locator(".qa-added").wait_for(timeout=120_000)
     assert "hanbit" in status.locator(".qa-added").inner_text()
     assert "scan.txt" in status.inner_text() and status.locator(".qa-refused").count() == 1
