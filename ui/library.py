@@ -109,7 +109,7 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
         return _lines([msg], "qa-added"), article_rows(assistant), choices()
 
     kinds = ", ".join(SUFFIXES[:3])
-    with gr.Accordion("기사 관리 / Articles", open=False, elem_id="qa-library"):
+    with gr.Accordion("기사 관리 / Articles", open=False, elem_id="qa-library") as panel:
         gr.HTML(f"<p>{kinds} 파일을 올리면 제목·매체·날짜를 채워 보여 줍니다. 고친 뒤 추가하세요. "
                 f"Upload {kinds} files (up to {MAX_FILES_PER_ADD}, {MAX_FILE_BYTES // 2**20} MB each); "
                 "check the prefilled fields, then add them.</p>", js_on_load=None)
@@ -120,7 +120,7 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
                             type="array", label="올릴 기사 / To add (editable)", elem_id="qa-form", wrap=True)
         add_btn = gr.Button("추가하고 색인하기 / Add and index", variant="primary", elem_id="qa-add")
         status = gr.HTML("", elem_id="qa-library-status", js_on_load=None)
-        listing = gr.Dataframe(value=article_rows(assistant), headers=LIST_HEADERS, interactive=False,
+        listing = gr.Dataframe(value=lambda: article_rows(assistant), headers=LIST_HEADERS, interactive=False,
                                label="색인된 기사 / Indexed articles", elem_id="qa-articles", wrap=True)
         with gr.Row():
             pick = gr.Dropdown(label="삭제할 기사 / Article to remove", elem_id="qa-remove-pick", scale=4,
@@ -130,6 +130,11 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
 
     private = {"api_visibility": "private", "concurrency_id": "library", "concurrency_limit": 1}
     files.upload(on_upload, files, [drafts, form, refused, status], **private)
+    files.clear(lambda: ([], None, [], ""), None, [drafts, form, refused, status], queue=False,
+                api_visibility="private")
+    # Another session may have added or removed articles since this page loaded.
+    panel.expand(lambda: (article_rows(assistant), choices()), None, [listing, pick], queue=False,
+                 api_visibility="private")
     add_btn.click(on_add, [drafts, form, refused], [status, listing, pick, files, drafts, form, refused],
                   **private)
     remove_btn.click(on_remove, pick, [status, listing, pick], **private)
