@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,10 @@ _UTF8 = ("utf-8", "utf-8-sig", "ascii")
 # A Korean wire header: "[서울=뉴스핌] 황숙혜 기자 =", "(서울=연합뉴스) 홍길동 특파원 =".
 DATELINE = re.compile(r"^\s*[\[(（](?P<place>[^\]=)）\n]{1,20})=(?P<outlet>[^\])）\n]{1,20})[\])）]"
                       r"(?:\s*(?P<reporter>[^=\n\]]{1,30}?)\s*(?:기자|특파원)(?=\s|=|$))?")
+
+
+def _quiet(stage: str) -> None:
+    """The default `stage` callback: say nothing."""
 
 
 @dataclass(frozen=True)
@@ -156,10 +160,16 @@ def library_lock(index_dir: Path) -> Iterator[None]:
 
 
 def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embedder, chunk=None,  # noqa: ANN001
-        progress: bool = False, max_files: int = MAX_FILES_PER_ADD, max_articles: int = MAX_ARTICLES) -> AddReport:
-    """Check, save and index new articles; returns what was added, what was refused and why, and the build."""
+        progress: bool = False, max_files: int = MAX_FILES_PER_ADD, max_articles: int = MAX_ARTICLES,
+        stage: Callable[[str], None] = _quiet) -> AddReport:
+    """Check, save and index new articles; returns what was added, what was refused and why, and the build.
+
+    `stage` is told "waiting", "checking", "saving" and "indexing" as the work gets there (for a progress bar).
+    """
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
+    stage("waiting")
     with library_lock(index_dir):
+        stage("checking")
         existing = {p.stem for p in article_files(articles_dir)}
         known = _indexed_texts(index_dir)
         accepted: list[tuple[str, bytes, dict, Article]] = []
@@ -187,20 +197,23 @@ def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embed
             accepted.append((filename, _stored_bytes(up.data), meta, article))
         if not accepted:
             return AddReport((), tuple(rejected), None)
+        stage("saving")
         metadata = load_metadata(articles_dir)
         for filename, _, meta, _ in accepted:
             metadata[filename] = meta
         _write_atomic(articles_dir / METADATA_FILE, _json(metadata))  # an entry without its file is ignored
         for filename, data, _, _ in accepted:
             _write_atomic(articles_dir / filename, data)
+        stage("indexing")
         report = build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk, progress=progress)
     return AddReport(tuple(Path(f).stem for f, *_ in accepted), tuple(rejected), report)
 
 
 def remove(doc_id: str, articles_dir: Path, index_dir: Path, *, embedder, chunk=None,  # noqa: ANN001
-           progress: bool = False) -> BuildReport:
+           progress: bool = False, stage: Callable[[str], None] = _quiet) -> BuildReport:
     """Delete an article's file and metadata, then rebuild without it (its neighbours' vectors are reused)."""
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
+    stage("waiting")
     with library_lock(index_dir):
         files = article_files(articles_dir)
         matches = [p for p in files if p.stem == doc_id]
@@ -216,6 +229,7 @@ def remove(doc_id: str, articles_dir: Path, index_dir: Path, *, embedder, chunk=
             metadata.pop(rel, None)
             metadata.pop(path.name, None)
             _write_atomic(articles_dir / METADATA_FILE, _json(metadata))
+        stage("indexing")
         return build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk, progress=progress)
 
 

@@ -34,8 +34,10 @@ def test_add_saves_the_good_file_and_refuses_each_bad_one_in_a_line(library_home
                Upload("copy.txt", shipped), Upload("photo.png", b"\x89PNG\r\n"),
                Upload("chrome.txt", "※ 본문 글자 크기 조정\n더 작게\n크게\n".encode()),
                Upload("dated.txt", "본문입니다. 충분히 긴 문장입니다.".encode(), date="someday")]
-    report = add(uploads, articles, index, embedder=embedder)
+    stages = []
+    report = add(uploads, articles, index, embedder=embedder, stage=stages.append)
     assert report.added == ("hanbit",)
+    assert stages == ["waiting", "checking", "saving", "indexing"]
     reasons = {r.name: r.reason for r in report.rejected}
     assert set(reasons) == {u.name for u in uploads[1:]}
     assert "binary" in reasons["blob.txt"] and "empty" in reasons["empty.md"]

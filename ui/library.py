@@ -21,6 +21,9 @@ from assistant.library import MAX_FILES_PER_ADD, Rejected, Upload, add, indexed,
 
 FORM_HEADERS = ["파일 / File", "제목 / Title", "매체 / Outlet", "날짜 / Date (YYYY-MM-DD)"]
 LIST_HEADERS = ["제목 / Title", "매체 / Outlet", "날짜 / Date", "구절 / Passages", "id"]
+STAGES = {"waiting": (0.02, "다른 작업을 기다리는 중 / Waiting for another upload"),
+          "checking": (0.05, "검사 중 / Checking"), "saving": (0.1, "저장 중 / Saving"),
+          "indexing": (0.15, "색인 중 / Indexing")}
 SOURCE_NOTE = {"text": " (추정 / guessed)", "dateline": "", "metadata": "", "none": ""}
 
 
@@ -77,10 +80,10 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
             # A date the user left as guessed is not written down, so the article keeps saying it was guessed.
             date = "" if (str(date or "").strip() == d["date"] and d["source"] != "metadata") else str(date or "")
             uploads.append(Upload(d["name"], read_upload(d["path"]), str(title or ""), str(outlet or ""), date))
-        progress(0.05, desc="검사 중 / Checking")
         try:
             report = add(uploads, articles_dir, index_dir, embedder=assistant.retriever.embedder,
-                         chunk=assistant.retriever.settings.chunk, progress=True)
+                         chunk=assistant.retriever.settings.chunk, progress=True,
+                         stage=lambda s: progress(*STAGES[s]))
         except NewsQAError as e:
             return _lines([*refused, str(e)], "qa-refused"), *[gr.skip()] * 6
         if report.build:
@@ -97,10 +100,9 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
     def on_remove(doc_id: str | None, progress=gr.Progress(track_tqdm=True)) -> tuple:  # noqa: ANN001, B008
         if not doc_id:
             return _lines(["삭제할 기사를 고르세요. / Choose an article to remove."], "qa-refused"), *[gr.skip()] * 2
-        progress(0.05, desc="삭제 중 / Removing")
         try:
             b = remove(doc_id, articles_dir, index_dir, embedder=assistant.retriever.embedder,
-                       chunk=assistant.retriever.settings.chunk, progress=True)
+                       chunk=assistant.retriever.settings.chunk, progress=True, stage=lambda s: progress(*STAGES[s]))
         except (ValueError, NewsQAError) as e:
             return _lines([str(e)], "qa-refused"), gr.skip(), gr.skip()
         swap_in()
@@ -117,11 +119,13 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
         files = gr.File(label="기사 파일 / Article files", file_count="multiple", type="filepath",
                         elem_id="qa-upload")
         form = gr.Dataframe(headers=FORM_HEADERS, datatype=["str"] * 4, interactive=True, static_columns=[0],
-                            type="array", label="올릴 기사 / To add (editable)", elem_id="qa-form", wrap=True)
+                            type="array", label="올릴 기사 / To add (editable)", elem_id="qa-form", wrap=True,
+                            column_widths=["18%", "47%", "17%", "18%"])
         add_btn = gr.Button("추가하고 색인하기 / Add and index", variant="primary", elem_id="qa-add")
         status = gr.HTML("", elem_id="qa-library-status", js_on_load=None)
         listing = gr.Dataframe(value=lambda: article_rows(assistant), headers=LIST_HEADERS, interactive=False,
-                               label="색인된 기사 / Indexed articles", elem_id="qa-articles", wrap=True)
+                               label="색인된 기사 / Indexed articles", elem_id="qa-articles", wrap=True,
+                               column_widths=["40%", "22%", "16%", "8%", "14%"])
         with gr.Row():
             pick = gr.Dropdown(label="삭제할 기사 / Article to remove", elem_id="qa-remove-pick", scale=4,
                                choices=[(f"{r[0]} · {r[2]} ({r[4]})", r[4]) for r in article_rows(assistant)],
@@ -136,5 +140,5 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
     panel.expand(lambda: (article_rows(assistant), choices()), None, [listing, pick], queue=False,
                  api_visibility="private")
     add_btn.click(on_add, [drafts, form, refused], [status, listing, pick, files, drafts, form, refused],
-                  **private)
-    remove_btn.click(on_remove, pick, [status, listing, pick], **private)
+                  show_progress_on=[status], **private)
+    remove_btn.click(on_remove, pick, [status, listing, pick], show_progress_on=[status], **private)
