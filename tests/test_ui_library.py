@@ -109,3 +109,28 @@ def test_since_until_inputs_filter_the_sources(browser, server):
     page.wait_for_function("() => document.querySelector('#qa-notice').innerText.includes('Not a date')")
     assert page.locator("#qa-chat .qa-reply").count() == 1
     context.close()
+
+
+@pytest.mark.browser
+def test_hostile_file_names_and_titles_show_as_text(library_page, tmp_path):
+    page, articles = library_page
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    name = "<img src=x onerror=alert(1)>.txt"
+    evil = tmp_path / name
+    evil.write_text("<script>alert(2)</script> 광양 공장 <img src=x onerror=alert(3)>\n\n"
+                    "포스코퓨처엠이 전남 광양에 양극재 공장을 새로 짓는다고 밝혔습니다.\n", encoding="utf-8")
+    bad = tmp_path / "<b onmouseover=alert(4)>.txt"
+    bad.write_bytes(b"")
+    page.locator("#qa-library").get_by_text("기사 관리 / Articles").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([str(evil), str(bad)])
+    page.wait_for_function("() => document.querySelector('#qa-form').innerText.includes('onerror')")
+    # (Gradio itself strips < and > from uploaded file names.)
+    assert "onmouseover=alert(4).txt: empty file" in page.locator("#qa-library-status").inner_text()
+    page.locator("#qa-add").click()
+    page.locator("#qa-library-status .qa-added").wait_for(timeout=120_000)
+    assert "<script>alert(2)</script>" in page.locator("#qa-articles").inner_text()
+    panel = page.locator("#qa-library")
+    assert panel.locator("img[src='x'], script, b[onmouseover]").count() == 0 and dialogs == []
+    saved = [p.name for p in articles.iterdir() if p.suffix == ".txt"]
+    assert all("<" not in n and "/" not in n for n in saved) and len(saved) == 3
