@@ -167,6 +167,7 @@ def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embed
     `stage` is told "waiting", "checking", "saving" and "indexing" as the work gets there (for a progress bar).
     """
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
+    articles_dir.mkdir(parents=True, exist_ok=True)
     stage("waiting")
     with library_lock(index_dir):
         stage("checking")
@@ -190,7 +191,7 @@ def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embed
                 rejected.append(Rejected(name, str(e)))
                 continue
             if article.sha256 in known:
-                rejected.append(Rejected(name, f"duplicate of the indexed article {known[article.sha256]}"))
+                rejected.append(Rejected(name, f"duplicate: the same text as article {known[article.sha256]}"))
                 continue
             filename = _free_name(name, article.sha256, existing | {Path(f).stem for f, *_ in accepted})
             known[article.sha256] = Path(filename).stem
@@ -205,7 +206,8 @@ def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embed
         for filename, data, _, _ in accepted:
             _write_atomic(articles_dir / filename, data)
         stage("indexing")
-        report = build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk, progress=progress)
+        report = _rebuild(articles_dir, index_dir, embedder, chunk, progress,
+                          f"saved {', '.join(f for f, *_ in accepted)}")
     return AddReport(tuple(Path(f).stem for f, *_ in accepted), tuple(rejected), report)
 
 
@@ -230,7 +232,16 @@ def remove(doc_id: str, articles_dir: Path, index_dir: Path, *, embedder, chunk=
             metadata.pop(path.name, None)
             _write_atomic(articles_dir / METADATA_FILE, _json(metadata))
         stage("indexing")
+        return _rebuild(articles_dir, index_dir, embedder, chunk, progress, f"removed {path.name}")
+
+
+def _rebuild(articles_dir: Path, index_dir: Path, embedder, chunk, progress: bool, done: str) -> BuildReport:  # noqa: ANN001
+    """The incremental build; if it cannot run, say what was already done and what to run."""
+    try:
         return build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk, progress=progress)
+    except NewsQAError as e:
+        raise NewsQAError(f"{done}, but the index was not rebuilt: {e} "
+                          f"Then run: python -m assistant build --articles {articles_dir} --index {index_dir}") from e
 
 
 def _meta(up: Upload, draft: Draft) -> dict:

@@ -41,7 +41,7 @@ def test_add_saves_the_good_file_and_refuses_each_bad_one_in_a_line(library_home
     reasons = {r.name: r.reason for r in report.rejected}
     assert set(reasons) == {u.name for u in uploads[1:]}
     assert "binary" in reasons["blob.txt"] and "empty" in reasons["empty.md"]
-    assert "too large" in reasons["huge.txt"] and "duplicate" in reasons["copy.txt"]
+    assert "too large" in reasons["huge.txt"] and "duplicate" in reasons["copy.txt"] and "001_" in reasons["copy.txt"]
     assert "not a .txt" in reasons["photo.png"] and "no article text" in reasons["chrome.txt"]
     assert "not understood" in reasons["dated.txt"]
     assert all("\n" not in str(r) for r in report.rejected)
@@ -125,3 +125,13 @@ def test_two_processes_adding_at_once_both_land(library_home, tmp_path):
     meta = json.loads((articles / "metadata.json").read_text(encoding="utf-8"))
     assert {"p1.txt", "p2.txt"} <= set(meta)
     assert {"p1", "p2", "000_a64cfab21b31744d", "001_aa84c3a65afaa900"} == set(load_index(index).articles)
+
+
+def test_a_build_that_cannot_run_says_what_was_saved(library_home, embedder):
+    from assistant.errors import NewsQAError
+    from assistant.index import build_lock
+
+    articles, index = library_home
+    with build_lock(index), pytest.raises(NewsQAError, match="saved hanbit.txt, but the index was not rebuilt"):
+        add([Upload("hanbit.txt", cp949_story())], articles, index, embedder=embedder)
+    assert (articles / "hanbit.txt").exists()  # kept: the next build indexes it
