@@ -167,19 +167,20 @@ class Assistant:
     def reader_info(self) -> ModelInfo:
         return self.llm.info if self.llm is not None else EXTRACTIVE
 
-    def ask(self, question: str, k: int = 5, *, history: Sequence[str] = (), method: str = "routed") -> Answer:
-        """Answer `question` from the articles, citing passages [1]..[k], or abstain."""
-        for event in self.stream(question, k, history=history, method=method):
+    def ask(self, question: str, k: int = 5, *, history: Sequence[str] = (), method: str = "routed",
+            since: str | None = None, until: str | None = None) -> Answer:
+        """Answer `question` from the articles of [since, until], citing passages [1]..[k], or abstain."""
+        for event in self.stream(question, k, history=history, method=method, since=since, until=until):
             if event.answer is not None:
                 return event.answer
         raise AssertionError("stream() always ends with an answer")
 
-    def stream(self, question: str, k: int = 5, *, history: Sequence[str] = (),
-               method: str = "routed") -> Iterator[Event]:
+    def stream(self, question: str, k: int = 5, *, history: Sequence[str] = (), method: str = "routed",
+               since: str | None = None, until: str | None = None) -> Iterator[Event]:
         """The answer as it is made: the sources first, then checked text as the reader writes it, then
         the final `Answer` (whose sentences are the verified ones only)."""
         t0 = time.perf_counter()
-        r = self._retrieve(question, k, history, method)
+        r = self._retrieve(question, k, history, method, since, until)
         yield Event("sources", hits=tuple(r.hits))
         threshold = self.settings.abstain_below_ko if r.lang == "ko" else self.settings.abstain_below_en
         if self.llm is not None:
@@ -201,7 +202,8 @@ class Assistant:
         with self.llm.lock:
             return reader.translate(self.llm, text, deadline=time.monotonic() + 4 * self.settings.reader_timeout)
 
-    def _retrieve(self, question: str, k: int, history: Sequence[str], method: str) -> _Retrieved:
+    def _retrieve(self, question: str, k: int, history: Sequence[str], method: str,
+                  since: str | None = None, until: str | None = None) -> _Retrieved:
         t0 = time.perf_counter()
         question, notices = clean_question(question, self.settings.max_question_chars)
         lang = language(question)
@@ -212,7 +214,7 @@ class Assistant:
                 "질문이 너무 길어 앞부분만 사용했습니다." if lang == "ko"
                 else "The question was too long for the model; only its start was used."
             )
-        hits = self.retriever.search(query, k=k, method=method)
+        hits = self.retriever.search(query, k=k, method=method, since=since, until=until)
         qvec = self.retriever.embed_query(" ".join(query.split()))
         # A follow-up's own words pick the sentence; the carried-over context picked the passages.
         focus = (qvec + self.retriever.embed_query(question)) / 2 if query != question else qvec

@@ -1,4 +1,4 @@
-"""`python -m assistant ...`: build, search, ask, eval, bench, ui.
+"""`python -m assistant ...`: build, add, remove, list, search, ask, eval, bench, ui.
 
 Errors are one clear line on stderr and a non-zero exit (2 for bad input), never a traceback.
 """
@@ -49,10 +49,34 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--index", type=Path, help="index directory (default: index/)")
         s.add_argument("--method", default="routed", choices=("dense", "bm25", "hybrid", "routed"))
         s.add_argument("--json", action="store_true", help="print JSON")
+        s.add_argument("--since", help="only articles dated on or after this (2025-01-31, 2025-01 or 2025)")
+        s.add_argument("--until", help="only articles dated on or before this")
         if name == "ask":
             s.add_argument("--reader", choices=("local", "openai", "extractive"),
                            help="who writes the answer (default: NEWSQA_READER, else the local model)")
         s.set_defaults(func=cmd_search if name == "search" else cmd_ask)
+
+    a = sub.add_parser("add", help="add article files to the library and rebuild the index")
+    a.add_argument("files", nargs="+", type=Path)
+    a.add_argument("--title", default="", help="title for every file (default: its headline)")
+    a.add_argument("--outlet", default="", help="outlet (default: from the dateline)")
+    a.add_argument("--date", default="", help="date, e.g. 2025-01-31 (default: from the text, marked as guessed)")
+    a.add_argument("--articles", type=Path, help="articles directory (default: articles/)")
+    a.add_argument("--index", type=Path, help="index directory (default: index/)")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.set_defaults(func=cmd_add)
+
+    r = sub.add_parser("remove", help="remove an article by its doc id and rebuild (re-embeds nothing)")
+    r.add_argument("doc_id")
+    r.add_argument("--articles", type=Path)
+    r.add_argument("--index", type=Path)
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=cmd_remove)
+
+    ls = sub.add_parser("list", help="list the indexed articles: id, date, passages, title")
+    ls.add_argument("--index", type=Path)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_list)
 
     e = sub.add_parser("eval", help="score retrieval and answers on eval/questions.jsonl")
     e.add_argument("--json", action="store_true", help="print one JSON object")
@@ -111,12 +135,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .retriever import Retriever, clean_question
 
     clean_question(args.question)  # reject empty input before loading the model
-    hits = Retriever.load(args.index).search(args.question, k=args.k, method=args.method)
+    hits = Retriever.load(args.index).search(args.question, k=args.k, method=args.method,
+                                             since=args.since, until=args.until)
     if args.json:
         print(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
         return 0
+    if not hits:
+        print("no passages (check --since/--until)")
     for h in hits:
-        print(f"[{h.rank}] {h.title} ({h.doc_id}, chars {h.start}-{h.end}) score={h.score:.4f}")
+        print(f"[{h.rank}] {h.title} ({h.doc_id}, {date_label(h.date, h.date_source)}, chars {h.start}-{h.end}) "
+              f"score={h.score:.4f}")
         print("    " + h.text.replace("\n", "\n    "))
     return 0
 
@@ -127,13 +155,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     clean_question(args.question)
     assistant = Assistant.load(args.index, reader=args.reader)
+    where = {"k": args.k, "method": args.method, "since": args.since, "until": args.until}
     if args.json:
-        print(json.dumps(asdict(assistant.ask(args.question, k=args.k, method=args.method)), ensure_ascii=False,
-                         indent=2))
+        print(json.dumps(asdict(assistant.ask(args.question, **where)), ensure_ascii=False, indent=2))
         return 0
     live = sys.stdout.isatty()  # stream to a person; print only the checked answer into a pipe
     ans = None
-    for event in assistant.stream(args.question, k=args.k, method=args.method):
+    for event in assistant.stream(args.question, **where):
         if event.kind == "text" and live:
             print(event.text, end="", flush=True)
         ans = event.answer or ans
@@ -145,6 +173,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def print_answer(ans) -> None:  # noqa: ANN001
     """The answer as a person reads it: notices, the short answer, each sentence with its check, sources."""
+    from .dates import resolve_relative
+
     for n in ans.notices:
         print(f"note: {n}")
     if ans.sentences and not ans.abstained:
@@ -166,8 +196,70 @@ def print_answer(ans) -> None:  # noqa: ANN001
         print()
         print("Sources:" if ans.citations else "Closest passages (not an answer):")
         for i, h in enumerate(shown, 1):
-            print(f"[{i}] {h.title} ({h.doc_id}, chars {h.start}-{h.end})")
+            print(f"[{i}] {h.title} ({h.doc_id}, {date_label(h.date, h.date_source)}, chars {h.start}-{h.end})")
             print("    " + h.text.replace("\n", "\n    "))
+            resolved = dict.fromkeys(f"{h.text[s:e]} = {r}" for s, e, r in resolve_relative(h.text, h.date, ans.lang))
+            if resolved:
+                print("    dates: " + "; ".join(resolved))
+
+
+def date_label(date: str, source: str) -> str:
+    """"2025-01-31", "2025-01 (guessed)" or "date unknown"."""
+    return f"{date} (guessed)" if date and source == "text" else (date or "date unknown")
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from .embedding import Embedder
+    from .library import Rejected, Upload, add
+    from .settings import Settings, default_articles_dir, default_index_dir
+
+    uploads, unreadable = [], []
+    for path in args.files:
+        try:
+            uploads.append(Upload(path.name, path.read_bytes(), args.title, args.outlet, args.date))
+        except OSError as e:
+            unreadable.append(Rejected(str(path), e.strerror or str(e)))
+    settings = Settings()
+    report = add(uploads, args.articles or default_articles_dir(), args.index or default_index_dir(),
+                 embedder=Embedder(settings.model), chunk=settings.chunk, progress=not args.quiet) \
+        if uploads else None
+    rejected = [*unreadable, *(report.rejected if report else ())]
+    for r in rejected:
+        print(r, file=sys.stderr)
+    if report and report.build:
+        b = report.build
+        print(f"added {', '.join(report.added)}; index now {b.articles} articles, {b.passages} passages "
+              f"({b.embedded} texts embedded, {b.reused} reused, {b.seconds:.1f} s)")
+    if not report or not report.added:
+        return 2
+    return 2 if rejected else 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from .embedding import Embedder
+    from .library import remove
+    from .settings import Settings, default_articles_dir, default_index_dir
+
+    settings = Settings()
+    b = remove(args.doc_id, args.articles or default_articles_dir(), args.index or default_index_dir(),
+               embedder=Embedder(settings.model), chunk=settings.chunk, progress=not args.quiet)
+    print(f"removed {args.doc_id}; index now {b.articles} articles, {b.passages} passages "
+          f"({b.embedded} texts embedded, {b.reused} reused, {b.seconds:.1f} s)")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .index import load_index
+    from .library import indexed
+    from .settings import default_index_dir
+
+    rows = indexed(load_index(args.index or default_index_dir()))
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r.doc_id}\t{date_label(r.date, r.date_source)}\t{r.passages} passages\t{r.outlet or '-'}\t{r.title}")
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

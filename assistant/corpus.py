@@ -18,6 +18,8 @@ from pathlib import Path
 
 import charset_normalizer
 
+from .dates import Period, article_date, parse_date
+
 SUFFIXES = (".txt", ".md", ".html", ".htm")
 METADATA_FILE = "metadata.json"
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a longer "article" is a dump, not a story; see README
@@ -33,8 +35,14 @@ class Article:
     source: str
     outlet: str = ""
     reporter: str = ""
-    date: str = ""
+    date: str = ""  # as given (metadata), else `date_iso`: what the UI shows
     encoding: str = "utf-8"
+    date_iso: str = ""  # parsed: 2025-01-31, 2025-01 or 2025 (see dates.Period)
+    date_source: str = "none"  # metadata | dateline | text (a guess) | none
+
+    @property
+    def period(self) -> Period | None:
+        return parse_date(self.date_iso)
 
     @property
     def sha256(self) -> str:
@@ -203,8 +211,8 @@ def _find_title(header: list[str], title: str) -> int | None:
     return max(range(len(header)), key=lambda i: len(header[i]))
 
 
-def extract_html(html: str) -> tuple[str, str]:
-    """Main text and title of an HTML page, via trafilatura (no regex scraping)."""
+def extract_html(html: str) -> tuple[str, str, str]:
+    """Main text, title and publication date of an HTML page, via trafilatura (no regex scraping)."""
     try:
         import trafilatura
 
@@ -214,9 +222,9 @@ def extract_html(html: str) -> tuple[str, str]:
     except Exception as e:  # a page the parser chokes on is skipped, never the whole build
         raise UnreadableFile(f"HTML could not be parsed ({type(e).__name__}: {str(e)[:120]})") from e
     if doc is None:
-        return "", ""
+        return "", "", ""
     data = doc if isinstance(doc, dict) else doc.as_dict()
-    return data.get("text") or "", data.get("title") or ""
+    return data.get("text") or "", data.get("title") or "", data.get("date") or ""
 
 
 # --- loading ------------------------------------------------------------------
@@ -224,31 +232,55 @@ def extract_html(html: str) -> tuple[str, str]:
 
 def read_article(path: Path, meta: dict | None = None) -> Article:
     """Read and clean one article file. Raises UnreadableFile with the reason."""
-    meta = meta or {}
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise UnreadableFile(f"file too large ({size / 2**20:.1f} MB > {MAX_FILE_BYTES / 2**20:.0f} MB)")
-    raw, encoding = decode(path.read_bytes())
+    return parse_article(path.read_bytes(), path.name, meta)
+
+
+def parse_article(data: bytes, name: str, meta: dict | None = None) -> Article:
+    """Decode and clean one article's bytes; `name` gives its id and type. Raises UnreadableFile."""
+    meta = meta or {}
+    suffix = Path(name).suffix.lower()
+    raw, encoding = decode(data)
     title = str(meta.get("title", ""))
-    if path.suffix.lower() in (".html", ".htm"):
-        raw, html_title = extract_html(raw)
+    page_date = ""
+    if suffix in (".html", ".htm"):
+        raw, html_title, page_date = extract_html(raw)
         title = title or html_title
-    elif path.suffix.lower() == ".md":
+    elif suffix == ".md":
         raw, md_title = _markdown_title(raw)
         title = title or md_title
     title, body, byline = clean(raw, title)
     if not body.strip():
         raise UnreadableFile("no article text found after cleaning")
+    period, source = article_date(meta.get("date"), "\n".join([page_date, *header_lines(raw)]), body)
     return Article(
-        doc_id=path.stem,
+        doc_id=Path(name).stem,
         title=normalize(title).strip(),
         text=body,
-        source=path.name,
+        source=name,
         outlet=str(meta.get("outlet", "")),
         reporter=str(meta.get("reporter", "") or byline),
-        date=str(meta.get("date", "")),
+        date=str(meta.get("date", "") or (period.iso() if period else "")),
         encoding=encoding,
+        date_iso=period.iso() if period else "",
+        date_source=source,
     )
+
+
+_STAMP = re.compile(r"^(?:기사\s*)?(?:입력|등록|수정|송고|발행|승인|업데이트|최종\s*수정)(?:\s*일시?)?\s*[:：]?\s*\d")
+_EN_DATELINE = re.compile(r"^[A-Z][A-Z .'-]{1,30},\s")
+
+
+def header_lines(raw: str) -> list[str]:
+    """The lines that state when a story was filed: timestamps and the dateline before the body."""
+    paras = paragraphs(normalize(raw))[:40]
+    start = next((i for i, p in enumerate(paras) if _DATELINE.match(p)), None)
+    if start is not None:  # the lines above the dateline, and the dateline itself, not the sentence after it
+        return [*paras[:start], _DATELINE.match(paras[start]).group(0)]
+    lead = [re.split(r"\s(?:--|—|–)\s", p, maxsplit=1)[0][:60] for p in paras[:1] if _EN_DATELINE.match(p)]
+    return [p for p in paras if _STAMP.match(p)] + lead
 
 
 def _markdown_title(text: str) -> tuple[str, str]:
@@ -312,7 +344,7 @@ def corpus_sha256(articles: Iterable[Article]) -> str:
     """One hash for the whole cleaned corpus: the index manifest records it."""
     h = hashlib.sha256()
     for a in sorted(articles, key=lambda a: a.doc_id):
-        for part in (a.doc_id, a.title, a.text):
+        for part in (a.doc_id, a.title, a.text, a.outlet, a.date, a.date_iso, a.date_source):
             h.update(part.encode("utf-8"))
             h.update(b"\x00")
     return h.hexdigest()

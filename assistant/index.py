@@ -42,7 +42,7 @@ from .corpus import Article, Skipped, corpus_sha256, load_articles
 from .errors import BuildLocked, IndexCorrupt, IndexMismatch, IndexMissing, NewsQAError, rebuild_hint
 from .lexical import LexicalIndex
 
-FORMAT = 1
+FORMAT = 2  # 2: articles carry a parsed date (date_iso, date_source)
 MANIFEST = "manifest.json"
 BACKGROUND = Path(__file__).parent / "data" / "background.txt"
 # Exact search up to EXACT_LIMIT vectors, HNSW above: measured by `python -m assistant bench` on

@@ -8,6 +8,7 @@ only matches the few Latin terms in Korean text (see eval/report.md).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import normalize
+from .dates import bound, question_period
 from .index import LoadedIndex, check_compatible, load_index, read_manifest
 from .korean import has_hangul
 from .settings import Settings, default_index_dir
@@ -38,6 +40,8 @@ class Hit:
     dense: float | None = None  # cosine similarity to the question
     lexical: float | None = None  # BM25 score, when the keyword leg found it
     method: str = "dense"
+    date: str = ""  # the article's date, ISO at its precision (2025-01-31, 2026-01), "" if unknown
+    date_source: str = "none"  # metadata | dateline | text (guessed) | none
 
 
 def clean_question(question: object, max_chars: int = 4000) -> tuple[str, list[str]]:
@@ -104,19 +108,29 @@ class Retriever:
                 self._query_cache.popitem(last=False)
         return vec
 
-    def search(self, question: str, k: int = 5, method: str = "routed") -> list[Hit]:
-        """The k passages that best answer `question`, best first."""
+    def search(self, question: str, k: int = 5, method: str = "routed", *,
+               since: str | dt.date | None = None, until: str | dt.date | None = None) -> list[Hit]:
+        """The k passages that best answer `question`, best first.
+
+        `since`/`until` (a date, or "2025-01-31", "2025-01", "2025") keep only articles whose
+        date falls in that range; undated articles are left out then. A question that names
+        a period ("2025년 1월") lifts that period's articles a little, without excluding others.
+        """
         if method not in METHODS:
             raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
         if not isinstance(k, int) or k < 1:
             raise ValueError("k must be a positive whole number.")
         question, _ = clean_question(question, self.settings.max_question_chars)
+        lo, hi = bound(since, end=False), bound(until, end=True)
+        if lo and hi and lo > hi:
+            raise ValueError(f"since ({since}) is after until ({until}).")
+        allowed = self._in_period(lo, hi) if lo or hi else None
         if method == "routed":
             method = route(question, self.settings)
         depth = max(self.settings.candidates, k)
         qvec = self.embed_query(question)
-        dense_ids, dense_scores = self._dense(qvec, depth) if method != "bm25" else ((), ())
-        lex_ids, lex_scores = self.index.lexical.search(question, depth) if method != "dense" else ((), ())
+        dense_ids, dense_scores = self._dense(qvec, depth, allowed) if method != "bm25" else ((), ())
+        lex_ids, lex_scores = self._lexical(question, depth, allowed) if method != "dense" else ((), ())
         dense = dict(zip(map(int, dense_ids), map(float, dense_scores)))
         lexical = dict(zip(map(int, lex_ids), map(float, lex_scores)))
 
@@ -126,17 +140,42 @@ class Retriever:
             ranked = sorted(lexical.items(), key=lambda kv: -kv[1])
         else:
             ranked = self._fuse(list(dense), list(lexical))
+        ranked = self._prefer_period(question, ranked)
         hits = []
         for rank, (pid, score) in enumerate(ranked[:k], 1):
             p = self.index.passages[pid]
             cos = dense.get(pid)
             if cos is None:
                 cos = self._cosine(qvec, pid)
+            article = self.index.articles[p.doc_id]
             hits.append(Hit(p.doc_id, p.title, p.start, p.end, p.text, float(score), rank,
-                            cos, lexical.get(pid), method))
+                            cos, lexical.get(pid), method, article.date_iso, article.date_source))
         return hits
 
-    def _dense(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _in_period(self, lo: dt.date | None, hi: dt.date | None) -> np.ndarray:
+        """Ids of the passages whose article's date overlaps [lo, hi]."""
+        docs = {d for d, a in self.index.articles.items() if a.period and a.period.overlaps(lo, hi)}
+        return np.array([i for i, p in enumerate(self.index.passages) if p.doc_id in docs], dtype=np.int64)
+
+    def _prefer_period(self, question: str, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Lift passages of the period the question names by a share of the candidates' score spread."""
+        period = question_period(question)
+        if period is None or len(ranked) < 2 or not self.settings.period_boost:
+            return ranked
+        lift = self.settings.period_boost * (ranked[0][1] - ranked[-1][1])
+        arts, passages = self.index.articles, self.index.passages
+        boosted = [(pid, score + lift if (p := arts[passages[pid].doc_id].period) and p.overlaps(
+            period.start, period.end) else score) for pid, score in ranked]
+        return sorted(boosted, key=lambda kv: (-kv[1], kv[0]))
+
+    def _lexical(self, question: str, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if allowed is None:
+            return self.index.lexical.search(question, k)
+        ids, scores = self.index.lexical.search(question, self.index.lexical.size)
+        keep = np.isin(ids, allowed)
+        return ids[keep][:k], scores[keep][:k]
+
+    def _dense(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Passages by a blend of their own cosine and their best sentence's cosine.
 
         Candidates come from both the passage and the sentence FAISS indexes; a
@@ -144,13 +183,16 @@ class Retriever:
         """
         idx = self.index
         n = idx.faiss.ntotal
-        if n == 0:
+        if n == 0 or (allowed is not None and not len(allowed)):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         q = qvec[None, :].astype(np.float32)
-        _, pids = idx.faiss.search(q, min(k, n))
+        sentence_ids = None
+        if allowed is not None:
+            sentence_ids = np.array([r for p in allowed for r in idx.sentence_rows.get(int(p), ())], dtype=np.int64)
+        _, pids = _search(idx.faiss, q, min(k, n), allowed)
         candidates = {int(p) for p in pids[0] if p >= 0}
-        if idx.sentence_faiss.ntotal:
-            _, sids = idx.sentence_faiss.search(q, min(k, idx.sentence_faiss.ntotal))
+        if idx.sentence_faiss.ntotal and (sentence_ids is None or len(sentence_ids)):
+            _, sids = _search(idx.sentence_faiss, q, min(k, idx.sentence_faiss.ntotal), sentence_ids)
             candidates.update(idx.sentences[int(s)].passage for s in sids[0] if s >= 0)
         alpha = self.settings.sentence_weight
         scored = []
@@ -178,3 +220,15 @@ class Retriever:
             return float(self.index.faiss.reconstruct(int(pid)) @ qvec)
         except RuntimeError:  # approximate indexes may not keep the vectors
             return None
+
+
+def _search(index, q: np.ndarray, k: int, ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """FAISS search, restricted to `ids` with FAISS's own ID selector when given."""
+    if ids is None:
+        return index.search(q, k)
+    import faiss
+
+    selector = faiss.IDSelectorBatch(ids)
+    params = (faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch) if hasattr(index, "hnsw")
+              else faiss.SearchParameters(sel=selector))
+    return index.search(q, min(k, len(ids)), params=params)

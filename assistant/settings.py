@@ -75,3 +75,6 @@ class Settings:
     reader_yes_en: float = 0.5
     reader_margin_slack: float = 0.0  # how far below the extractive margin the reader may still try
     reader_timeout: float = field(default_factory=lambda: float(os.environ.get("NEWSQA_READER_TIMEOUT", "30")))
+    # A question naming a period ("2025년 1월") lifts that period's articles by this share of the
+    # candidates' score spread: a soft preference, never a filter (eval before/after in eval/report.md).
+    period_boost: float = field(default_factory=lambda: float(os.environ.get("NEWSQA_PERIOD_BOOST") or 0.1))

@@ -88,11 +88,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(assistant) -> Iterator[str]:
+def serving(assistant, library: tuple[Path, Path] | None = None) -> Iterator[str]:
     """The real Gradio app on a free loopback port, never shared; yields its URL."""
     from ui.app import build_app
 
-    app = build_app(assistant)
+    app = build_app(assistant, library)
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
     assert app.share_url is None and not app.share
@@ -120,3 +120,21 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture()
+def library_home(tmp_path, index_dir) -> tuple[Path, Path]:
+    """Writable copies of the shipped articles and their built index (with its vector cache)."""
+    articles, index = tmp_path / "articles", tmp_path / "index"
+    shutil.copytree(ARTICLES, articles)
+    shutil.copytree(index_dir, index, symlinks=True)
+    return articles, index
+
+
+def cp949_story(fact: str = "40기가와트시") -> bytes:
+    """A short made-up Korean wire story with one distinctive fact, encoded in CP949."""
+    text = ("[서울=뉴스핌] 김철수 기자 = 한빛전자는 2025년 3월 14일 경기도 화성에 "
+            "고체 배터리 공장을 완공했다고 밝혔다.\n\n"
+            f"공장의 연간 생산능력은 {fact}로, 회사는 지난해 1월 공사를 시작했다.\n\n"
+            "한빛전자 대표는 어제 기자회견에서 내년 상반기에 양산을 시작한다고 말했다.\n")
+    return text.encode("cp949")

@@ -263,10 +263,13 @@ def test_manifest_from_another_chunking(index_dir, tmp_path, embedder, change, m
     assert not is_up_to_date(path, REPO / "articles", model=Settings().model, chunk=Settings().chunk)
 
 
-def test_manifest_of_a_future_format(index_dir, tmp_path, embedder):
+@pytest.mark.parametrize("fmt", [1, 99])  # 1: articles without parsed dates, from before they had them
+def test_manifest_of_another_format(index_dir, tmp_path, embedder, fmt):
     path = copy_index(index_dir, tmp_path / "ix")
-    edit_manifest(path, lambda m: m.__setitem__("format", 99))
-    assert_one_clear_error(path, IndexMismatch, embedder, match="format 99")
+    edit_manifest(path, lambda m: m.__setitem__("format", fmt))
+    msg = assert_one_clear_error(path, IndexMismatch, embedder, match=f"format {fmt}, this version reads 2")
+    assert "Rebuild it with: python -m assistant build" in msg
+    assert not is_up_to_date(path, REPO / "articles", model=Settings().model, chunk=Settings().chunk)
 
 
 @pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe", b"[]", b"null", b'"manifest"',

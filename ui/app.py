@@ -13,8 +13,12 @@ from pathlib import Path
 import gradio as gr
 
 from assistant import Assistant
+from assistant.corpus import MAX_FILE_BYTES
+from assistant.dates import bound
 from assistant.errors import NewsQAError
 from assistant.llm import LLMError
+from assistant.settings import default_articles_dir, default_index_dir
+from ui.library import mount as mount_library
 from ui.render import (
     ARTICLE_HINT,
     CSS,
@@ -45,14 +49,31 @@ EXAMPLES = (
 
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
-    """The chat UI and the /ask API around one loaded assistant, shared by every session."""
+def check_period(since: str | None, until: str | None) -> dict:
+    """The since/until filter as ask() keywords; a date that isn't one is a ValueError saying so."""
+    since, until = (since or "").strip(), (until or "").strip()
+    bound(since, end=False), bound(until, end=True)
+    return {"since": since or None, "until": until or None}
 
-    def respond(question: str, k: float, chat: list, turns: list) -> Iterator[tuple]:
+
+def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) -> gr.Blocks:
+    """The chat UI and the /ask API around one loaded assistant, shared by every session.
+
+    `library` = (articles dir, index dir) adds the Articles panel that adds and removes articles there.
+    """
+
+    def respond(question: str, k: float, chat: list, turns: list, since: str = "",
+                until: str = "") -> Iterator[tuple]:
         """Stream a reply: the sources at once, then the answer as the reader writes it (checked text only)."""
         history = [t["question"] for t in turns]
         try:
-            events = assistant.stream(question or "", k=clamp(k), history=history)
+            period = check_period(since, until)
+        except ValueError as e:
+            yield gr.skip(), gr.skip(), gr.skip(), f"<div class='qa-abstain' role='alert'>{esc(str(e))}</div>", \
+                gr.skip(), gr.skip()
+            return
+        try:
+            events = assistant.stream(question or "", k=clamp(k), history=history, **period)
             first_event = next(events)
         except ValueError:
             notice = f"<div class='qa-abstain' role='alert'>{esc(EMPTY_QUESTION)}</div>"
@@ -155,6 +176,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 with gr.Row():
                     k = gr.Slider(1, MAX_K, value=5, step=1, label="보여줄 구절 수 / Passages to show", scale=3)
                     clear_btn = gr.Button("새 대화 / New conversation", scale=1)
+                with gr.Row():
+                    since = gr.Textbox(label="기사 날짜 부터 / Articles since", placeholder="2025-01", scale=1,
+                                       elem_id="qa-since")
+                    until = gr.Textbox(label="까지 / until", placeholder="2025-12-31", scale=1, elem_id="qa-until")
                 gr.HTML("<p><strong>예시 질문 / Example questions</strong></p>", js_on_load=None)
                 with gr.Row():
                     example_btns = [gr.Button(q, size="sm") for q in EXAMPLES]
@@ -166,7 +191,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 article = gr.HTML(ARTICLE_HINT, elem_id="qa-article", js_on_load=None)
 
         outputs = [chatbot, box, turns, notice, pick, article]
-        io = {"fn": respond, "inputs": [box, k, chatbot, turns], "outputs": outputs,
+        io = {"fn": respond, "inputs": [box, k, chatbot, turns, since, until], "outputs": outputs,
               "api_visibility": "private", "concurrency_id": "model", "concurrency_limit": 4}
         box.submit(**io).then(None, js=SCROLL_JS)
         ask_btn.click(**io).then(None, js=SCROLL_JS)
@@ -182,6 +207,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         # The model itself is used by one question at a time (its lock); the others retrieve and wait.
         gr.api(ask, api_name="ask", concurrency_id="model", concurrency_limit=4)
         gr.api(ask_stream, api_name="ask_stream", concurrency_id="model", concurrency_limit=4)
+        if library is not None:
+            mount_library(assistant, *library)
     demo.queue(max_size=100, default_concurrency_limit=4)
     return demo
 
@@ -219,7 +246,9 @@ def serve(index_dir: str | Path | None = None, host: str = "127.0.0.1", port: in
     assistant = load(index_dir)
     if host not in LOCAL_HOSTS:
         print(f"warning: listening on {host}: anyone who can reach this machine can use the assistant.", flush=True)
-    app = build_app(assistant)
-    app.launch(server_name=host, server_port=port, share=False, ssr_mode=False, quiet=True, prevent_thread_lock=True)
+    app = build_app(assistant, (default_articles_dir(), Path(index_dir) if index_dir else default_index_dir()))
+    # Uploads far over the library's own per-file limit are cut off by Gradio before they reach the disk.
+    app.launch(server_name=host, server_port=port, share=False, ssr_mode=False, quiet=True, prevent_thread_lock=True,
+               max_file_size=4 * MAX_FILE_BYTES)
     print(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)", flush=True)
     app.block_thread()

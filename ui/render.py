@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from assistant import Answer, Article, Assistant, Hit
 from assistant.answer import MESSAGES
 from assistant.korean import has_hangul
+from ui.dates import resolved_dates
 
 MAX_K = 10
 LABELS = {
@@ -139,7 +140,9 @@ def paragraph(article: Article, offset: int) -> tuple[int, int]:
 
 def byline(article: Article, lang: str) -> str:
     labels = LABELS[lang]
-    return f"{esc(article.outlet or labels['unknown_outlet'])} · {esc(article.date or labels['unknown_date'])}"
+    date = article.date or labels["unknown_date"]
+    guessed = (" (추정)" if lang == "ko" else " (guessed)") if article.date_source == "text" else ""
+    return f"{esc(article.outlet or labels['unknown_outlet'])} · {esc(date)}{guessed}"
 
 
 def quote_spans(ans: Answer, marker: int) -> list[tuple[int, int]]:
@@ -160,6 +163,7 @@ def render_source(assistant: Assistant, ans: Answer, n: int, hit: Hit) -> str:
         f"<div class='qa-lang-note'>{esc(note)}</div>" if note else "",
         f"<div class='qa-passage' lang='{lang_of(hit.text)}'>{marked(article.text, hit.start, hit.end, spans)}</div>",
         f"<div class='qa-pos'>{esc(position(article, hit.start, hit.end, lang))}</div>",
+        resolved_dates(article, hit.start, hit.end, lang),
         "</div>",
     ])
 
@@ -283,6 +287,7 @@ def answer_json(assistant: Assistant, ans: Answer) -> dict:
     def passage(n: int, h: Hit) -> dict:
         a = articles[h.doc_id]
         return {"n": n, "doc_id": h.doc_id, "title": h.title, "outlet": a.outlet, "date": a.date,
+                "date_iso": a.date_iso, "date_source": a.date_source,
                 "start": h.start, "end": h.end, "text": h.text, "score": h.score,
                 "quotes": [{"start": q.start, "end": q.end, "text": q.text} for q in ans.quotes if q.marker == n]}
 
