@@ -22,6 +22,7 @@ import numpy as np
 from . import llm as llms
 from . import reader, verify
 from .amounts import englishize
+from .dates import annotate
 from .korean import has_hangul, tokens
 from .llm import LLM, LLMError, ModelInfo
 from .retriever import Hit, Retriever, clean_question
@@ -242,8 +243,10 @@ class Assistant:
         s = self.settings
         evidence = reader.pick_sentences(self.retriever.index, r.hits, r.focus, s.reader_depth,
                                          s.reader_sentences)
-        passages = {n: h.text for n, h in enumerate(r.hits, 1)}
-        years = {n: _years(self.retriever.index.articles[h.doc_id].date) for n, h in enumerate(r.hits, 1)}
+        articles = self.retriever.index.articles
+        # Facts are checked against the passages with their relative dates resolved (지난해 5월(2025년 5월)).
+        passages = {n: annotate(h.text, articles[h.doc_id].date_iso, "ko") for n, h in enumerate(r.hits, 1)}
+        years = {n: _years(articles[h.doc_id].date_iso) for n, h in enumerate(r.hits, 1)}
         gate = reader.Gate(passages, years)
         timings: dict = {"retrieve": r.ms}
         reply, first = "", None
@@ -296,6 +299,9 @@ class Assistant:
             marked = body + "".join(f" [{m}]" for m in c.markers)
             ok = c.verified and bool(c.markers) and not _wrong_language(body, r.lang)
             quotes = self._ground(body, c.markers, r.hits) if ok else ()
+            if ok:  # "지난해 5월" in an answer means the cited article's last year: say which
+                marked = annotate(marked, self.retriever.index.articles[r.hits[c.markers[0] - 1].doc_id].date_iso,
+                                  r.lang)
             sentences.append(Sentence(marked, c.markers, ok, quotes, tuple(m.text for m in c.missing)))
         kept = [x for x in sentences if x.verified]
         extra = {**extra, "dropped": [x.text for x in sentences if not x.verified]}
@@ -379,7 +385,8 @@ class Assistant:
 
     def _compose(self, hits: Sequence[Hit], quotes: Sequence[Quote], lang: str) -> str:
         ordered = sorted(quotes, key=lambda q: (q.doc_id, q.start))
-        body = " ".join(f"{q.text} [{q.marker}]" for q in ordered)
+        articles = self.retriever.index.articles
+        body = " ".join(f"{annotate(q.text, articles[q.doc_id].date_iso, lang)} [{q.marker}]" for q in ordered)
         korean_sources = any(has_hangul(q.text) for q in quotes)
         prefix = MESSAGES[lang]["korean_source"] if korean_sources else ""
         return prefix + body

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import verify
+from .dates import annotate
 from .llm import LLM, Message
 
 SYSTEM = (
@@ -68,7 +69,8 @@ class Evidence:
     sentences: tuple[tuple[int, int, str], ...]  # (start, end, text) in the article
 
     def render(self) -> str:
-        return f"[{self.marker}] " + " ".join(t for _, _, t in self.sentences)
+        """The marker and the sentences, relative dates resolved against the article's date (지난해 5월(2025년 5월))."""
+        return f"[{self.marker}] " + " ".join(annotate(t, self.date, "ko") for _, _, t in self.sentences)
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,7 @@ def pick_sentences(index, hits: Sequence, qvec: np.ndarray, depth: int, max_sent
         mine = sorted({(s, e, t) for _, m, s, e, t in chosen if m == marker})
         if mine:
             article = index.articles[hit.doc_id]
-            out.append(Evidence(marker, hit.doc_id, hit.title, article.date, tuple(mine)))
+            out.append(Evidence(marker, hit.doc_id, hit.title, article.date_iso, tuple(mine)))
     return out
 
 

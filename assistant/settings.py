@@ -71,8 +71,8 @@ class Settings:
     reader_depth: int = 3  # top passages whose sentences the reader sees
     reader_sentences: int = 5  # evidence sentences in all (prefill time is the cost)
     reader_max_sentences: int = 2  # answer sentences after the short answer
-    reader_yes_ko: float = 0.5
-    reader_yes_en: float = 0.5
+    reader_yes_ko: float = 0.2758  # eval/tune_reader.py on dev: at most 5% of answerable questions refused
+    reader_yes_en: float = 0.351
     reader_margin_slack: float = 0.0  # how far below the extractive margin the reader may still try
     reader_timeout: float = field(default_factory=lambda: float(os.environ.get("NEWSQA_READER_TIMEOUT", "30")))
     # A question naming a period ("2025년 1월") lifts that period's articles by this share of the
