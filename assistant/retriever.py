@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import normalize
-from .index import LoadedIndex, check_compatible, load_index, read_manifest
+from .index import LoadedIndex, check_compatible
 from .korean import has_hangul
 from .settings import Settings, default_index_dir
+from .store import open_store
 
 METHODS = ("dense", "bm25", "hybrid", "routed")
 
@@ -77,9 +78,10 @@ class Retriever:
 
         settings = settings or Settings()
         index_dir = Path(index_dir) if index_dir else default_index_dir()
-        _, manifest = read_manifest(index_dir)  # fail fast, before loading the model
+        store = open_store(settings.store, index_dir)  # FAISS files or Milvus, by NEWSQA_STORE (store.py)
+        manifest = store.read_manifest()  # fail fast, before loading the model
         check_compatible(manifest, index_dir, model=settings.model, weights_sha256=None, chunk=settings.chunk)
-        index = load_index(index_dir)
+        index = store.load()
         embedder = embedder or Embedder(settings.model)
         check_compatible(manifest, index_dir, model=embedder.name,
                          weights_sha256=embedder.weights_sha256, chunk=None)
@@ -152,6 +154,9 @@ class Retriever:
         if idx.sentence_faiss.ntotal:
             _, sids = idx.sentence_faiss.search(q, min(k, idx.sentence_faiss.ntotal))
             candidates.update(idx.sentences[int(s)].passage for s in sids[0] if s >= 0)
+        if hasattr(idx.faiss, "prefetch"):  # a remote store (Milvus): all candidates' vectors in one round trip
+            idx.faiss.prefetch(sorted(candidates))
+            idx.sentence_faiss.prefetch([r for p in candidates for r in idx.sentence_rows.get(p, ())])
         alpha = self.settings.sentence_weight
         scored = []
         for pid in candidates:
