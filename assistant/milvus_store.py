@@ -373,5 +373,8 @@ class MilvusKeyword:
                                  limit=min(k, self.size), search_params={"metric_type": "BM25"},
                                  output_fields=["id"])
         # Milvus Lite reports BM25 as a distance (the negated score); a server reports the score itself.
-        hits = [(int(h["id"]), abs(float(h["distance"]))) for h in res[0] if float(h["distance"]) != 0]
+        # Milvus keeps BM25's (k1 + 1) numerator, bm25s (Lucene's variant) drops it: same ranking, and
+        # dividing it out gives the keyword leg the same scores under either store.
+        scale = 1 + BM25_PARAMS["bm25_k1"]
+        hits = [(int(h["id"]), abs(float(h["distance"])) / scale) for h in res[0] if float(h["distance"]) != 0]
         return (np.array([i for i, _ in hits], dtype=np.int64), np.array([s for _, s in hits], dtype=np.float32))
