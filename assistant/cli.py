@@ -67,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--index", type=Path)
     bench.add_argument("--stores", action="store_true", help="Milvus Lite against FAISS HNSW (bench_store.py)")
-    bench.add_argument("--ray", metavar="ADDRESS", help="embedding throughput: one process, Ray (bench_ray.py)")
+    bench.add_argument("--ray", action="store_true",
+                       help="embedding throughput: one process, one and two loopback Ray nodes (bench_ray.py)")
     bench.add_argument("--size", type=int, default=100_000, help="synthetic passages for --stores")
     bench.set_defaults(func=cmd_bench)
 
@@ -160,10 +161,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    if args.stores or args.ray:  # issue 11: the scale-out benchmarks, each its own module
-        from . import bench_ray, bench_store
+    if args.stores:  # issue 11: Milvus Lite against FAISS HNSW
+        from .bench_store import run_cli
 
-        return bench_store.run_cli(args) if args.stores else bench_ray.run_cli(args)
+        return run_cli(args)
+    if args.ray:  # issue 11: embedding throughput on one process and on Ray
+        from .bench_ray import run_cli
+
+        return run_cli(args)
     from .bench import run_cli
 
     return run_cli(args)

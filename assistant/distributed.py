@@ -18,6 +18,7 @@ RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 a local Ray stays on 127.0.0.1 (set before R
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,7 @@ class RayEmbedding:
         self.n_workers, self.cpus_per_worker, self.in_flight = workers, cpus_per_worker, in_flight
         self.actors: list = []
         self.workers: list[WorkerInfo] = []
+        self.driver_seconds = 0.0  # the driver's own work per call (collect, cache, submit): its ceiling
         self._connected = False
 
     def __enter__(self) -> RayEmbedding:
@@ -145,16 +147,19 @@ class RayEmbedding:
         for w in range(len(self.actors)):
             for _ in range(self.in_flight):
                 submit(w)
+        self.driver_seconds = 0.0
         while pending:
             (ref,), _ = ray.wait(list(pending), num_returns=1)
+            t = time.perf_counter()
             worker, idx = pending.pop(ref)
             vecs = ray.get(ref)
             out[idx] = vecs
             if cache:
                 cache.put(embedder.weights_sha256, [(keys[i], v) for i, v in zip(idx, vecs)])
+            submit(worker)
+            self.driver_seconds += time.perf_counter() - t
             if progress:
                 progress(len(idx))
-            submit(worker)
         return out, len(todo)
 
 
