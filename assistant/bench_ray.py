@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +47,7 @@ def bench_ray(articles_dir: Path, *, n: int = 512, log: Callable[[str], None] = 
     from ray.cluster_utils import Cluster
 
     from .distributed import RayEmbedding
-    from .embedding import Embedder, embed_with_cache
+    from .embedding import Embedder, EmbeddingCache, embed_with_cache
 
     texts = _texts(articles_dir, n)
     cores = len(os.sched_getaffinity(0))
@@ -54,8 +55,11 @@ def bench_ray(articles_dir: Path, *, n: int = 512, log: Callable[[str], None] = 
     embedder.embed_passages(texts[:8])  # warm
     out: dict = {"texts": n, "batch": BATCH, "cores": cores, "load_start": os.getloadavg()[0]}
     log(f"ray bench: one process, {cores} threads")
+    tmp = tempfile.TemporaryDirectory(prefix="newsqa-bench-ray-")  # a fresh cache per run: each writes it
+    cache = EmbeddingCache(Path(tmp.name) / "one.sqlite")
     out["one_process"] = dict(zip(("texts_per_s", "seconds"),
-                                  _rate(lambda: embed_with_cache(embedder, texts, None, batch_size=BATCH), n)))
+                                  _rate(lambda: embed_with_cache(embedder, texts, cache, batch_size=BATCH), n)))
+    cache.close()
     loopback = {"node_ip_address": "127.0.0.1"}
     for label, nodes in (("ray_one_node", [cores]), ("ray_two_nodes", [max(1, cores // 2)] * 2)):
         log(f"ray bench: {label} ({nodes} CPUs per node, one single-threaded worker per CPU)")
@@ -67,7 +71,9 @@ def bench_ray(articles_dir: Path, *, n: int = 512, log: Callable[[str], None] = 
             cluster.wait_for_nodes()
             with RayEmbedding(cluster.address, embedder.name) as r:
                 r(embedder, texts[: BATCH * len(r.actors)], None, batch_size=BATCH)  # warm every worker
-                rate, seconds = _rate(lambda r=r: r(embedder, texts, None, batch_size=BATCH), n)
+                cache = EmbeddingCache(Path(tmp.name) / f"{label}.sqlite")
+                rate, seconds = _rate(lambda r=r, c=cache: r(embedder, texts, c, batch_size=BATCH), n)
+                cache.close()
                 batches = -(-n // BATCH)
                 out[label] = {"texts_per_s": rate, "seconds": seconds, "workers": len(r.actors),
                               "nodes": len({w.node_id for w in r.workers}),
@@ -77,6 +83,7 @@ def bench_ray(articles_dir: Path, *, n: int = 512, log: Callable[[str], None] = 
             if ray.is_initialized():
                 ray.shutdown()
             cluster.shutdown()
+    tmp.cleanup()
     two = out["ray_two_nodes"]
     per_worker = two["texts_per_s"] / two["workers"]
     ceiling = 1000 / max(two["driver_ms_per_batch"], 1e-3) * BATCH
