@@ -37,7 +37,7 @@ import numpy as np
 
 from .chunking import Passage
 from .corpus import Article
-from .errors import IndexCorrupt, IndexMismatch, IndexMissing
+from .errors import IndexCorrupt, IndexMismatch, IndexMissing, NewsQAError
 from .store import StoreSpec, store_hint
 
 # Same policy as the FAISS store (index.py): exact below EXACT_LIMIT vectors, HNSW above.
@@ -62,7 +62,13 @@ def client(spec: StoreSpec) -> object:
         if c is None:
             if not spec.uri.startswith(("http://", "https://", "tcp://", "grpc://")):
                 Path(spec.uri).parent.mkdir(parents=True, exist_ok=True)
-            c = MilvusClient(uri=spec.uri, token=os.environ.get("NEWSQA_MILVUS_TOKEN", ""))
+            from pymilvus.exceptions import MilvusException
+
+            try:
+                c = MilvusClient(uri=spec.uri, token=os.environ.get("NEWSQA_MILVUS_TOKEN", ""))
+            except MilvusException as e:
+                raise NewsQAError(f"Cannot open Milvus at {spec} ({e.message}). Start it, fix NEWSQA_STORE, "
+                                  "or set NEWSQA_STORE=faiss for the files under index/.") from None
             _clients[spec.uri] = c
         return c
 

@@ -117,3 +117,13 @@ def test_rebuild_switches_the_alias_and_a_failed_build_changes_nothing(milvus, e
         build_index(ARTICLES, index_dir, embedder=embedder, progress=False, store=milvus)
     assert milvus_store._resolve(c, milvus.collection) == after
     assert len(c.list_collections()) == 3  # the half-written collections were dropped
+
+
+def test_an_unreachable_server_is_one_clear_error(tmp_path):
+    from assistant.errors import NewsQAError
+    from assistant.milvus_store import MilvusStore
+    from conftest import free_port
+
+    spec = parse_store(f"http://127.0.0.1:{free_port()}")  # loopback, nothing listening
+    with pytest.raises(NewsQAError, match="Cannot open Milvus at http://127.0.0.1"):
+        MilvusStore(spec, tmp_path).read_manifest()
