@@ -55,6 +55,15 @@ def test_milvus_search_equals_faiss(milvus_retriever, retriever, method):
                 assert a.lexical == pytest.approx(b.lexical, rel=1e-3)  # Milvus BM25 = bm25s's, k1 1.5, b 0.75
 
 
+@pytest.mark.slow  # ~10-20 s: every eval question, four methods, both stores
+def test_eval_figures_equal_faiss(milvus_retriever, retriever):
+    from assistant.evaluate import load_questions, score_methods
+
+    questions, methods = load_questions(), ("dense", "bm25", "hybrid", "routed")
+    ours, theirs = score_methods(milvus_retriever, questions, methods), score_methods(retriever, questions, methods)
+    assert ours == theirs and ours[0]["routed"]["all"]["recall@5"] > 0.9
+
+
 def test_milvus_holds_the_same_index(milvus_retriever, retriever):
     ours, theirs = milvus_retriever.index, retriever.index
     assert ours.passages == theirs.passages and ours.sentences == theirs.sentences
