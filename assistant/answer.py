@@ -1,23 +1,29 @@
 """Answer a question from the retrieved passages, or say honestly that the articles don't.
 
-The answer is extractive: the sentences of the top passages closest to the
-question, each followed by the marker of the passage it comes from. A question
-whose best sentence fits no better than generic off-topic text (a margin
-calibrated on the eval dev split) is not answered. A generator (an LLM) can replace the wording later:
-see `Generator`.
+`ask()` and `stream()` orchestrate: retrieve, then either the reader (a local LLM
+or an OpenAI-compatible endpoint: `reader.py`, `llm.py`) writes a short answer whose
+every number, date and name is checked against the cited passages (`verify.py`), or,
+when no reader is available or it fails, the extractive answer quotes the passages'
+best sentences. A question whose evidence does not answer it is not answered: off-topic
+ones by the retrieval margin over generic text, on-topic ones by the reader's own
+judgement, both calibrated on the eval dev split.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
+from . import llm as llms
+from . import reader, verify
+from .amounts import englishize
 from .korean import has_hangul, tokens
+from .llm import LLM, LLMError, ModelInfo
 from .retriever import Hit, Retriever, clean_question
 from .settings import Settings
 
@@ -26,13 +32,25 @@ MESSAGES = {
         "abstain": "기사에는 이 질문에 대한 답이 나와 있지 않습니다.",
         "empty": "질문을 입력해 주세요.",
         "korean_source": "",
+        "reader_missing": "AI 답변기를 쓸 수 없어 기사 문장을 그대로 인용합니다: {why}",
+        "reader_failed": "AI 답변기가 실패해 기사 문장을 그대로 인용합니다: {why}",
+        "unverified": "AI 답변을 기사와 대조해 확인하지 못해 기사 문장을 그대로 인용합니다.",
+        "dropped": "기사에서 확인되지 않은 문장 {n}개를 뺐습니다.",
+        "made_up": "AI 답변기가 내놓은 답의 숫자·날짜·이름이 기사에 없어 보여 주지 않습니다.",
     },
     "en": {
         "abstain": "The articles don't say.",
         "empty": "Please ask a question.",
         "korean_source": "The articles (in Korean) say: ",
+        "reader_missing": "The AI reader is unavailable, so the articles' own sentences are quoted: {why}",
+        "reader_failed": "The AI reader failed, so the articles' own sentences are quoted: {why}",
+        "unverified": "The AI reader's answer could not be checked against the articles, so their own "
+                      "sentences are quoted instead.",
+        "dropped": "{n} sentence(s) the articles do not support were removed.",
+        "made_up": "The AI reader's answer named facts that are not in the articles, so it is not shown.",
     },
 }
+EXTRACTIVE = ModelInfo("extractive", "", "extractive")
 # Words that mark a follow-up leaning on the previous turn ("그럼 삼성전자와 비교하면?").
 _FOLLOW_UP = re.compile(
     r"^(그럼|그러면|그렇다면|그리고|또|그건|그것|이건|거기|그때|그 회사|what about|how about|and |then |"
@@ -43,7 +61,7 @@ _FOLLOW_UP = re.compile(
 
 @dataclass(frozen=True)
 class Quote:
-    """A sentence used in the answer: which citation it belongs to and where it is."""
+    """A sentence of an article that the answer rests on: which citation it belongs to and where it is."""
 
     marker: int  # 1-based, into Answer.citations
     doc_id: str
@@ -51,6 +69,18 @@ class Quote:
     end: int
     text: str
     score: float
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a reader's answer: the passages it cites, whether its facts were found there,
+    and the article sentences it rests on (for an English answer, the Korean original)."""
+
+    text: str
+    markers: tuple[int, ...]
+    verified: bool
+    quotes: tuple[Quote, ...] = ()
+    missing: tuple[str, ...] = ()  # claims not found in the cited passages (never shown as the answer)
 
 
 @dataclass(frozen=True)
@@ -68,16 +98,20 @@ class Answer:
     notices: tuple[str, ...] = ()
     retrieval_query: str = ""
     extra: dict = field(default_factory=dict)
+    short: str = ""  # the direct answer: a number, name or date
+    sentences: tuple[Sentence, ...] = ()
+    reader: ModelInfo = EXTRACTIVE
+    timings: dict = field(default_factory=dict)  # milliseconds: retrieve, queue, decide, first_token, total
 
 
-class Generator(Protocol):
-    """The seam for a generative answer: given the question and the cited passages, write the answer.
+@dataclass(frozen=True)
+class Event:
+    """A step of a streamed answer: the sources (at once), released text (as it is checked), the answer."""
 
-    It must only rephrase what the passages say, keep the [n] markers, and treat
-    passage text as data, never as instructions (see SECURITY.md).
-    """
-
-    def generate(self, question: str, citations: Sequence[Hit], quotes: Sequence[Quote], lang: str) -> str: ...
+    kind: str  # "sources" | "text" | "answer"
+    text: str = ""
+    hits: tuple[Hit, ...] = ()
+    answer: Answer | None = None
 
 
 def language(question: str) -> str:
@@ -95,24 +129,80 @@ def contextualize(question: str, history: Sequence[str]) -> str:
     return question
 
 
+@dataclass
+class _Retrieved:
+    question: str
+    lang: str
+    query: str
+    hits: list[Hit]
+    focus: np.ndarray
+    quotes: list[Quote]
+    margin: float
+    notices: list[str]
+    ms: float
+
+
 class Assistant:
     """Question in, cited answer out."""
 
-    def __init__(self, retriever: Retriever, settings: Settings | None = None,
-                 generator: Generator | None = None) -> None:
+    def __init__(self, retriever: Retriever, settings: Settings | None = None, llm: LLM | None = None,
+                 reader_notice: str = "") -> None:
         self.retriever = retriever
         self.settings = settings or retriever.settings
-        self.generator = generator
+        self.llm = llm
+        self.reader_notice = reader_notice  # why the requested reader is unavailable, said with every answer
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None, *, settings: Settings | None = None,
-             generator: Generator | None = None) -> Assistant:
+             reader: str | None = None) -> Assistant:
+        """Load the index, its model and the reader (`local`, `openai` or `extractive`; default: the
+        NEWSQA_READER setting, else the local model). A reader that can't load is reported, not faked."""
         retriever = Retriever.load(index_dir, settings=settings)
-        return cls(retriever, settings, generator)
+        try:
+            return cls(retriever, settings, llms.load(reader))
+        except LLMError as e:
+            return cls(retriever, settings, None, reader_notice=str(e))
 
-    def ask(self, question: str, k: int = 5, *, history: Sequence[str] = (),
-            method: str = "routed") -> Answer:
+    @property
+    def reader_info(self) -> ModelInfo:
+        return self.llm.info if self.llm is not None else EXTRACTIVE
+
+    def ask(self, question: str, k: int = 5, *, history: Sequence[str] = (), method: str = "routed") -> Answer:
         """Answer `question` from the articles, citing passages [1]..[k], or abstain."""
+        for event in self.stream(question, k, history=history, method=method):
+            if event.answer is not None:
+                return event.answer
+        raise AssertionError("stream() always ends with an answer")
+
+    def stream(self, question: str, k: int = 5, *, history: Sequence[str] = (),
+               method: str = "routed") -> Iterator[Event]:
+        """The answer as it is made: the sources first, then checked text as the reader writes it, then
+        the final `Answer` (whose sentences are the verified ones only)."""
+        t0 = time.perf_counter()
+        r = self._retrieve(question, k, history, method)
+        yield Event("sources", hits=tuple(r.hits))
+        threshold = self.settings.abstain_below_ko if r.lang == "ko" else self.settings.abstain_below_en
+        if self.llm is not None:
+            threshold -= self.settings.reader_margin_slack
+        if not r.quotes or r.margin < threshold:
+            yield Event("answer", answer=self._abstain(r, t0))
+            return
+        if self.llm is None:
+            notices = [MESSAGES[r.lang]["reader_missing"].format(why=self.reader_notice)] if self.reader_notice \
+                else []
+            yield Event("answer", answer=self._extractive(r, t0, notices))
+            return
+        yield from self._read(r, t0)
+
+    def translate(self, text: str) -> str:
+        """A machine translation of a Korean passage into English, by the reader's own model."""
+        if self.llm is None:
+            raise LLMError(self.reader_notice or "no reader model is loaded (NEWSQA_READER=extractive)")
+        with self.llm.lock:
+            return reader.translate(self.llm, text, deadline=time.monotonic() + 4 * self.settings.reader_timeout)
+
+    def _retrieve(self, question: str, k: int, history: Sequence[str], method: str) -> _Retrieved:
+        t0 = time.perf_counter()
         question, notices = clean_question(question, self.settings.max_question_chars)
         lang = language(question)
         query = contextualize(question, _clean_history(history, self.settings.max_question_chars))
@@ -127,14 +217,127 @@ class Assistant:
         # A follow-up's own words pick the sentence; the carried-over context picked the passages.
         focus = (qvec + self.retriever.embed_query(question)) / 2 if query != question else qvec
         quotes = self._quotes(focus, hits)
-        best = self._confidence(focus, quotes)
-        threshold = self.settings.abstain_below_ko if lang == "ko" else self.settings.abstain_below_en
-        if not quotes or best < threshold:
-            return Answer(question, MESSAGES[lang]["abstain"], (), True, lang, best,
-                          related=tuple(hits), notices=tuple(notices), retrieval_query=query)
-        text = self._compose(question, hits, quotes, lang)
-        return Answer(question, text, tuple(hits), False, lang, best, tuple(quotes),
-                      notices=tuple(notices), retrieval_query=query)
+        return _Retrieved(question, lang, query, hits, focus, quotes, self._confidence(focus, quotes), notices,
+                          (time.perf_counter() - t0) * 1000)
+
+    def _abstain(self, r: _Retrieved, t0: float, extra: dict | None = None, timings: dict | None = None,
+                 notices: Sequence[str] = ()) -> Answer:
+        return Answer(r.question, MESSAGES[r.lang]["abstain"], (), True, r.lang, r.margin,
+                      related=tuple(r.hits), notices=tuple(r.notices) + tuple(notices), retrieval_query=r.query,
+                      extra=extra or {}, reader=self.reader_info,
+                      timings={"retrieve": r.ms, **(timings or {}), "total": (time.perf_counter() - t0) * 1000})
+
+    def _extractive(self, r: _Retrieved, t0: float, notices: Sequence[str] = (), extra: dict | None = None,
+                    timings: dict | None = None) -> Answer:
+        text = self._compose(r.hits, r.quotes, r.lang)
+        return Answer(r.question, text, tuple(r.hits), False, r.lang, r.margin, tuple(r.quotes),
+                      notices=tuple(r.notices) + tuple(notices), retrieval_query=r.query, extra=extra or {},
+                      reader=EXTRACTIVE,
+                      timings={"retrieve": r.ms, **(timings or {}), "total": (time.perf_counter() - t0) * 1000})
+
+    def _read(self, r: _Retrieved, t0: float) -> Iterator[Event]:
+        """Decide, then write and check, holding the model for the whole exchange."""
+        s = self.settings
+        evidence = reader.pick_sentences(self.retriever.index, r.hits, r.focus, s.reader_depth,
+                                         s.reader_sentences)
+        passages = {n: h.text for n, h in enumerate(r.hits, 1)}
+        years = {n: _years(self.retriever.index.articles[h.doc_id].date) for n, h in enumerate(r.hits, 1)}
+        gate = reader.Gate(passages, years)
+        timings: dict = {"retrieve": r.ms}
+        reply, first = "", None
+        try:
+            waited = time.perf_counter()
+            with self.llm.lock:
+                timings["queue"] = (time.perf_counter() - waited) * 1000
+                deadline = time.monotonic() + s.reader_timeout
+                t = time.perf_counter()
+                p_yes = reader.decide(self.llm, r.question, evidence, r.lang)
+                timings["decide"] = (time.perf_counter() - t) * 1000
+                extra = {"p_yes": p_yes, "margin": r.margin,
+                         "prompt_tokens": self.llm.prompt_tokens(reader.messages(r.question, evidence, r.lang))}
+                if p_yes < (s.reader_yes_ko if r.lang == "ko" else s.reader_yes_en):
+                    yield Event("answer", answer=self._abstain(r, t0, extra, timings))
+                    return
+                for piece in reader.write(self.llm, r.question, evidence, r.lang, deadline=deadline):
+                    reply += piece
+                    shown = gate.feed(piece)
+                    if shown:
+                        first = first or (time.perf_counter() - t0) * 1000
+                        yield Event("text", shown)
+        except LLMError as e:
+            notice = MESSAGES[r.lang]["reader_failed"].format(why=e)
+            yield Event("answer", answer=self._extractive(r, t0, [notice], timings=timings))
+            return
+        tail = gate.close()
+        if tail:
+            first = first or (time.perf_counter() - t0) * 1000
+            yield Event("text", tail)
+        timings["first_token"] = first
+        extra["reply"] = reply
+        yield Event("answer", answer=self._finish(r, t0, reply, passages, years, extra, timings))
+
+    def _finish(self, r: _Retrieved, t0: float, reply: str, passages: dict[int, str],
+                years: dict[int, tuple[int, ...]], extra: dict, timings: dict) -> Answer:
+        """Keep the verified sentences in the reader's language; no verified sentence, no reader answer."""
+        draft = reader.parse(reply)
+        if draft.declined and not draft.sentences:
+            return self._abstain(r, t0, {**extra, "declined": True}, timings)
+        texts = list(draft.sentences[: self.settings.reader_max_sentences]) or [draft.short]
+        short = draft.short if draft.sentences else ""
+        if r.lang == "en":
+            texts = [_in_english(t) for t in texts]
+            short = _in_english(short)
+        sentences: list[Sentence] = []
+        for text in texts:
+            c = verify.check(text, passages, years)
+            body = verify.strip_markers(text)
+            marked = body + "".join(f" [{m}]" for m in c.markers)
+            ok = c.verified and bool(c.markers) and not _wrong_language(body, r.lang)
+            quotes = self._ground(body, c.markers, r.hits) if ok else ()
+            sentences.append(Sentence(marked, c.markers, ok, quotes, tuple(m.text for m in c.missing)))
+        kept = [x for x in sentences if x.verified]
+        extra = {**extra, "dropped": [x.text for x in sentences if not x.verified]}
+        if not kept:
+            if any(x.missing for x in sentences):
+                # The reader could only answer with facts that are not in the articles: they don't say.
+                return self._abstain(r, t0, {**extra, "made_up": True}, timings,
+                                     [MESSAGES[r.lang]["made_up"]])
+            return self._extractive(r, t0, [MESSAGES[r.lang]["unverified"]], extra, timings)
+        cited = tuple(dict.fromkeys(m for x in kept for m in x.markers))
+        if short and (_wrong_language(short, r.lang) or
+                      not verify.check(short, {m: passages[m] for m in cited}, years).verified):
+            short = ""
+        if short and any(verify.strip_markers(x.text).rstrip(".").strip() == short for x in kept):
+            short = ""  # a one-line reply: the sentence is the short answer
+        notices = list(r.notices)
+        if len(kept) < len(sentences):
+            notices.append(MESSAGES[r.lang]["dropped"].format(n=len(sentences) - len(kept)))
+        text = "\n\n".join(p for p in (short, " ".join(x.text for x in kept)) if p)
+        quotes = tuple(q for x in kept for q in x.quotes)
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return Answer(r.question, text, tuple(r.hits), False, r.lang, r.margin, quotes, notices=tuple(notices),
+                      retrieval_query=r.query, extra=extra, short=short, sentences=tuple(sentences),
+                      reader=self.reader_info, timings=timings)
+
+    def _ground(self, sentence: str, markers: Sequence[int], hits: Sequence[Hit]) -> tuple[Quote, ...]:
+        """The article sentence an answer sentence rests on: the cited passage's sentence with its facts,
+        else the one closest in meaning (e5 is multilingual, so this finds the Korean original)."""
+        index = self.retriever.index
+        qvec = self.retriever.embed_query(sentence)
+        claims = verify.claims(sentence)
+        best: Quote | None = None
+        for m in markers:
+            hit = hits[m - 1]
+            rows, vecs = index.sentence_vectors(index.passage_ids[(hit.doc_id, hit.start)])
+            text = index.articles[hit.doc_id].text
+            for row, score in zip(rows, vecs @ qvec):
+                st = index.sentences[row]
+                original = text[st.start:st.end]
+                found = sum(verify.supported(c, original) for c in claims)
+                q = Quote(m, hit.doc_id, st.start, st.end, original, float(score) + 0.1 * found)
+                if best is None or q.score > best.score:
+                    best = q
+        return (best,) if best else ()
 
     def _confidence(self, qvec: np.ndarray, quotes: Sequence[Quote]) -> float:
         """How much better the best quote fits than generic off-topic text does.
@@ -172,9 +375,7 @@ class Assistant:
                 chosen.append(q)
         return chosen
 
-    def _compose(self, question: str, hits: Sequence[Hit], quotes: Sequence[Quote], lang: str) -> str:
-        if self.generator is not None:
-            return self.generator.generate(question, hits, quotes, lang)
+    def _compose(self, hits: Sequence[Hit], quotes: Sequence[Quote], lang: str) -> str:
         ordered = sorted(quotes, key=lambda q: (q.doc_id, q.start))
         body = " ".join(f"{q.text} [{q.marker}]" for q in ordered)
         korean_sources = any(has_hangul(q.text) for q in quotes)
@@ -195,3 +396,18 @@ def _clean_history(history: Sequence[str], max_chars: int) -> list[str]:
 
 def _overlaps(q: Quote, chosen: Sequence[Quote]) -> bool:
     return any(q.doc_id == c.doc_id and q.start < c.end and c.start < q.end for c in chosen)
+
+
+def _years(date: str) -> tuple[int, ...]:
+    m = re.match(r"\s*(\d{4})", date or "")
+    return (int(m.group(1)),) if m else ()
+
+
+def _in_english(text: str) -> str:
+    """Korean amounts, dates and known names in an English sentence, written for an English reader."""
+    return verify.english_names(englishize(text))
+
+
+def _wrong_language(text: str, lang: str) -> bool:
+    """An English answer line in Korean script (or the reverse) is not shown."""
+    return has_hangul(text) if lang == "en" else not has_hangul(text) and len(text) > 40

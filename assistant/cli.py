@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--index", type=Path, help="index directory (default: index/)")
         s.add_argument("--method", default="routed", choices=("dense", "bm25", "hybrid", "routed"))
         s.add_argument("--json", action="store_true", help="print JSON")
+        if name == "ask":
+            s.add_argument("--reader", choices=("local", "openai", "extractive"),
+                           help="who writes the answer (default: NEWSQA_READER, else the local model)")
         s.set_defaults(func=cmd_search if name == "search" else cmd_ask)
 
     e = sub.add_parser("eval", help="score retrieval and answers on eval/questions.jsonl")
@@ -60,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--questions", type=Path)
     e.add_argument("--split", default="all", choices=("all", "dev", "test"))
     e.add_argument("--no-report", action="store_true", help="don't write eval/report.md and report.png")
+    e.add_argument("--reader", default="local,extractive",
+                   help="readers whose answers to score, comma-separated (local, openai, extractive; '' for none)")
     e.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="measure speed and memory against baselines")
@@ -70,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--ray", action="store_true",
                        help="embedding throughput: one process, one and two loopback Ray nodes (bench_ray.py)")
     bench.add_argument("--size", type=int, default=100_000, help="synthetic passages for --stores")
+    bench.add_argument("--reader", action="store_true", help="benchmark the reader against the extractive path")
+    bench.add_argument("--users", type=int, default=0, help="with --reader: concurrent users through one model")
+    bench.add_argument("--soak", type=int, default=0, help="with --reader: questions to watch memory over")
+    bench.add_argument("--rounds", type=int, default=1, help="with --reader: passes over the questions")
     bench.set_defaults(func=cmd_bench)
 
     u = sub.add_parser("ui", help="start the chat UI")
@@ -78,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--port", type=int, default=7860)
     u.set_defaults(func=cmd_ui)
 
-    m = sub.add_parser("prepare", help="convert the bundled model weights (done by build too)")
+    m = sub.add_parser("prepare", help="convert the embedding model and assemble the reader model (once)")
     m.set_defaults(func=cmd_prepare)
     return p
 
@@ -136,14 +145,41 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .retriever import clean_question
 
     clean_question(args.question)
-    ans = Assistant.load(args.index).ask(args.question, k=args.k, method=args.method)
+    assistant = Assistant.load(args.index, reader=args.reader)
     if args.json:
-        data = asdict(ans)
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        print(json.dumps(asdict(assistant.ask(args.question, k=args.k, method=args.method)), ensure_ascii=False,
+                         indent=2))
         return 0
+    live = sys.stdout.isatty()  # stream to a person; print only the checked answer into a pipe
+    ans = None
+    for event in assistant.stream(args.question, k=args.k, method=args.method):
+        if event.kind == "text" and live:
+            print(event.text, end="", flush=True)
+        ans = event.answer or ans
+    if live:
+        print("\n" + "-" * 40)
+    print_answer(ans)
+    return 0
+
+
+def print_answer(ans) -> None:  # noqa: ANN001
+    """The answer as a person reads it: notices, the short answer, each sentence with its check, sources."""
     for n in ans.notices:
         print(f"note: {n}")
-    print(ans.text)
+    if ans.sentences and not ans.abstained:
+        if ans.short:
+            print(ans.short)
+            print()
+        for s in ans.sentences:
+            if s.verified:
+                print(f"✓ {s.text}")
+                for q in s.quotes:
+                    if q.text not in s.text:
+                        print(f"    ↳ [{q.marker}] {q.text}")
+        print(f"(answered by {ans.reader.name} via {ans.reader.backend}; ✓ = every number, date and name "
+              "was found in the cited passage)")
+    else:
+        print(ans.text)
     shown = ans.citations or ans.related
     if shown:
         print()
@@ -151,7 +187,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for i, h in enumerate(shown, 1):
             print(f"[{i}] {h.title} ({h.doc_id}, chars {h.start}-{h.end})")
             print("    " + h.text.replace("\n", "\n    "))
-    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -169,6 +204,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench_ray import run_cli
 
         return run_cli(args)
+    if args.reader:
+        from . import bench_reader
+
+        result = bench_reader.run(args.index, users=args.users, soak_n=args.soak, rounds=args.rounds)
+        print(json.dumps(result, ensure_ascii=False) if args.json else bench_reader.table(result))
+        return 0
     from .bench import run_cli
 
     return run_cli(args)
@@ -182,11 +223,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    """Convert the bundled weights and export them for ONNX Runtime, once per machine."""
+    """Convert the bundled weights, export them for ONNX Runtime, and assemble the reader's GGUF, once."""
+    from . import reader_model
     from .backends import onnx_path
     from .weights import prepare_model
 
     model_dir = prepare_model()
     print(model_dir)
     print(onnx_path(model_dir, "fp32"))
+    try:
+        print(reader_model.assemble())
+    except reader_model.ReaderModelError as e:
+        print(f"warning: {e}", file=sys.stderr)  # answers fall back to quoting, and say so
     return 0

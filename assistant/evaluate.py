@@ -34,6 +34,7 @@ class Question:
     question: str
     evidence: tuple[tuple[str, str], ...]  # (doc_id, verbatim span)
     answer: str = ""
+    gold: tuple[str, ...] = ()  # short answers, in both languages where that makes sense
 
     @property
     def answerable(self) -> bool:
@@ -47,7 +48,7 @@ def load_questions(path: Path = DEFAULT_QUESTIONS) -> list[Question]:
             d = json.loads(line)
             ev = tuple((e["doc_id"], e["text"]) for e in d.get("evidence", []))
             out.append(Question(d["id"], d["lang"], d["kind"], d.get("style", "plain"), d["split"],
-                                d["question"], ev, d.get("answer", "")))
+                                d["question"], ev, d.get("answer", ""), tuple(d.get("gold", ()))))
     return out
 
 
@@ -188,6 +189,8 @@ def table(result: dict) -> str:
 
 
 def report_markdown(result: dict) -> str:
+    from . import eval_answers
+
     n = result["n"]
     ab = result["abstention"]
     parts = [
@@ -226,6 +229,16 @@ def report_markdown(result: dict) -> str:
     ]
     for method, ids in result["misses@5"].items():
         parts.append(f"- {method}: {', '.join(ids) or 'none'}")
+    if result.get("answers"):
+        parts += ["", "## Answers by reader", "",
+                  "Right: a gold short answer is in the answer shown. Refusals of on-topic and off-topic "
+                  "unanswerable questions are counted apart. Unverified shown must be 0.", "",
+                  eval_answers.table(result["answers"]), ""]
+        for reader, splits in result["answers"].items():
+            wrong = splits["all"]["wrong"]
+            parts.append(f"- {reader}: not right {', '.join(wrong['not_right']) or 'none'}; on-topic answered "
+                         f"{', '.join(wrong['on_topic_answered']) or 'none'}; false refusals "
+                         f"{', '.join(wrong['false_refusals']) or 'none'}.")
     return "\n".join(parts) + "\n"
 
 
@@ -255,7 +268,24 @@ def plot(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def run_readers(assistant, questions: list[Question], readers: Sequence[str]) -> dict:  # noqa: ANN001
+    """Answer every question with each reader (sharing one retriever) and score them side by side."""
+    from . import eval_answers
+    from . import llm as llms
+    from .answer import Assistant
+
+    out = {}
+    for name in readers:
+        model = llms.load(name)  # LLMError (missing model) stops the eval with its one-line reason
+        reader_assistant = Assistant(assistant.retriever, assistant.settings, model)
+        answers, seconds = eval_answers.answer_all(reader_assistant.ask, questions)
+        out[name] = eval_answers.by_split(questions, answers)
+        out[name]["all"]["seconds"] = round(seconds, 1)
+    return out
+
+
 def run_cli(args: argparse.Namespace) -> int:
+    from . import eval_answers
     from .answer import Assistant
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -265,8 +295,11 @@ def run_cli(args: argparse.Namespace) -> int:
     questions = load_questions(args.questions or DEFAULT_QUESTIONS)
     if args.split != "all":
         questions = [q for q in questions if q.split == args.split]
-    assistant = Assistant.load(args.index)
+    readers = [r.strip() for r in args.reader.split(",") if r.strip()]
+    assistant = Assistant.load(args.index, reader="extractive")
     result = run_eval(assistant, questions, methods)
+    if readers:
+        result["answers"] = run_readers(assistant, questions, readers)
     if not args.no_report:
         out_dir = DEFAULT_QUESTIONS.parent
         (out_dir / "report.md").write_text(report_markdown(result), encoding="utf-8")
@@ -275,5 +308,7 @@ def run_cli(args: argparse.Namespace) -> int:
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(report_markdown(result))
+        if readers:
+            print("## Answers by reader\n\n" + eval_answers.table(result["answers"]))
     sys.stdout.flush()
     return 0

@@ -69,3 +69,11 @@ class Settings:
     abstain_below_ko: float = 0.040
     abstain_below_en: float = 0.006
     max_question_chars: int = 4000
+    # The reader (issue 9): evidence it sees, its decision thresholds on P(yes), and its time budget.
+    reader_depth: int = 3  # top passages whose sentences the reader sees
+    reader_sentences: int = 5  # evidence sentences in all (prefill time is the cost)
+    reader_max_sentences: int = 2  # answer sentences after the short answer
+    reader_yes_ko: float = 0.5
+    reader_yes_en: float = 0.5
+    reader_margin_slack: float = 0.0  # how far below the extractive margin the reader may still try
+    reader_timeout: float = field(default_factory=lambda: float(os.environ.get("NEWSQA_READER_TIMEOUT", "30")))

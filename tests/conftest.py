@@ -53,6 +53,26 @@ def assistant(retriever):
     return Assistant(retriever)
 
 
+@pytest.fixture(scope="session")
+def reader_llm():
+    """The real reader model (Qwen2.5-Coder-1.5B GGUF, sha256-checked), loaded once per session.
+
+    Missing it fails under CI (the Makefile installs it) and skips elsewhere."""
+    from assistant import llm
+
+    try:
+        return llm.load("local")
+    except llm.LLMError as e:
+        pytest.fail(str(e)) if os.environ.get("CI") else pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def reader_assistant(retriever, reader_llm):
+    from assistant.answer import Assistant
+
+    return Assistant(retriever, llm=reader_llm)
+
+
 @pytest.fixture()
 def articles_copy(tmp_path) -> Path:
     """A writable copy of the shipped articles, for tests that add or break files."""

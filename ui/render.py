@@ -1,0 +1,313 @@
+"""HTML for the chat UI: answers with their checks, sources, and whole articles, all escaped.
+
+Every piece of article, question or model text goes through `esc()` before it
+reaches the page, and the chatbot renders no Markdown, so a `<script>` or
+`[x](javascript:..)` in an article, a question or a reader's answer shows up as
+those characters and nothing runs.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from assistant import Answer, Article, Assistant, Hit
+from assistant.answer import MESSAGES
+from assistant.korean import has_hangul
+
+MAX_K = 10
+LABELS = {
+    "ko": {
+        "sources": "출처",
+        "related": "질문과 가장 가까운 구절 (답이 아님)",
+        "abstained": "답변하지 않음",
+        "abstain_help": "기사에서 근거가 되는 문장을 찾지 못해 답하지 않았습니다. 질문을 바꿔 보세요.",
+        "cited": "답변에 인용됨",
+        "korean_source": "",
+        "pick": "기사에서 출처 보기",
+        "article": "기사 전문 · 인용된 부분은 강조 표시",
+        "unknown_outlet": "매체 미상",
+        "unknown_date": "날짜 미상",
+        "note": "알림",
+        "follow_up": "후속 질문으로 보고 이전 질문과 함께 검색했습니다.",
+        "verified": "확인됨",
+        "verified_help": "이 문장의 숫자·날짜·이름을 인용한 구절에서 모두 찾았습니다.",
+        "original": "원문",
+        "by": "답변:",
+        "by_extractive": "답변: 기사 문장 인용 (AI 답변기 없음)",
+        "writing": "답을 쓰는 중… (확인된 내용만 표시)",
+        "translate": "영어로 기계 번역",
+        "machine_translation": "기계 번역",
+    },
+    "en": {
+        "sources": "Sources",
+        "related": "Closest passages (not an answer)",
+        "abstained": "No answer",
+        "abstain_help": "No sentence in the articles supports an answer, so the assistant abstained. "
+                        "Try rephrasing the question.",
+        "cited": "quoted in the answer",
+        "korean_source": "This source is in Korean; the passage is shown in the original Korean.",
+        "pick": "Show a source in the article",
+        "article": "Full article · the cited passage is highlighted",
+        "unknown_outlet": "outlet unknown",
+        "unknown_date": "date unknown",
+        "note": "Note",
+        "follow_up": "Read as a follow-up: searched together with your previous question.",
+        "verified": "verified",
+        "verified_help": "Every number, date and name in this sentence was found in the passage it cites.",
+        "original": "Original Korean",
+        "by": "Answered by",
+        "by_extractive": "Answered by quoting the articles (no AI reader)",
+        "writing": "writing… (only checked text is shown)",
+        "translate": "Translate this source to English (machine translation)",
+        "machine_translation": "Machine translation",
+    },
+}
+EMPTY_QUESTION = f"{MESSAGES['ko']['empty']} / {MESSAGES['en']['empty']}"
+ARTICLE_HINT = ("<p class='qa-hint'>출처를 고르면 기사 전문이 여기에 나옵니다.<br>"
+                "Choose a source to read the whole article here.</p>")
+INTRO = ("<h1>뉴스 질문 답변 · News Q&amp;A</h1>"
+         "<p>한국어나 영어로 질문하세요. 답변의 [n] 표시는 아래 출처 구절을 가리킵니다. "
+         "Ask in Korean or English; each [n] in an answer points to a source passage below it.</p>")
+CSS = """
+.qa-reply { line-height: 1.6; }
+.qa-marker { font-weight: 700; color: var(--color-accent); }
+.qa-sources > summary { cursor: pointer; font-weight: 700; margin-top: .6em; }
+.qa-source { margin: .5em 0; padding: .4em .7em; border-left: 3px solid var(--color-accent);
+             background: var(--background-fill-secondary); border-radius: 4px; }
+.qa-meta, .qa-pos { font-size: .85em; opacity: .85; }
+.qa-passage { margin: .3em 0; }
+.qa-lang-note { font-size: .85em; font-style: italic; }
+mark { background: #ffe066; color: #111; padding: 0 .1em; border-radius: 2px; }
+.qa-span { background: rgba(255, 224, 102, .28); }
+.qa-abstain { border: 2px solid #d9480f; background: #fff4e6; color: #6b2600; padding: .5em .75em;
+              border-radius: 6px; margin: .3em 0; }
+.qa-notices { font-size: .9em; }
+.qa-fallback { color: #8a4b00; }
+.qa-short { font-size: 1.25em; font-weight: 700; margin-bottom: .3em; }
+.qa-sentence { margin: .2em 0; }
+.qa-check { font-size: .8em; color: #1b7a2e; border: 1px solid #1b7a2e; border-radius: 8px; padding: 0 .4em; }
+.qa-original { font-size: .85em; opacity: .85; margin-left: 1.5em; }
+.qa-writing { opacity: .6; font-style: italic; }
+.qa-reader-info { font-size: .8em; opacity: .7; }
+.qa-mt { display: grid; grid-template-columns: 1fr 1fr; gap: .8em; }
+.qa-mt-label { font-size: .85em; font-weight: 700; color: #8a4b00; }
+#qa-article .qa-article-text { max-height: 65vh; overflow-y: auto; position: relative; line-height: 1.7;
+                               padding-right: .5em; }
+#qa-article h3 { margin: .2em 0; }
+"""
+# After a source is chosen, scroll the article panel to the highlighted passage.
+SCROLL_JS = """() => { setTimeout(() => {
+  const box = document.querySelector('#qa-article .qa-article-text');
+  const span = box && box.querySelector('.qa-span');
+  if (span) box.scrollTop = Math.max(0, span.offsetTop - 40);
+}, 60); }"""
+
+
+def esc(text: str) -> str:
+    """Article or question text as inert HTML text: escaped, line breaks kept."""
+    return html.escape(text, quote=True).replace("\r", "").replace("\n", "<br>")
+
+
+def marked(text: str, start: int, end: int, spans: Sequence[tuple[int, int]]) -> str:
+    """Escaped text[start:end] with the answering sentences (article offsets) wrapped in <mark>."""
+    out, pos = [], start
+    for s, e in sorted(spans):
+        s, e = max(s, pos), min(e, end)
+        if s < e:
+            out += [esc(text[pos:s]), "<mark>", esc(text[s:e]), "</mark>"]
+            pos = e
+    out.append(esc(text[pos:end]))
+    return "".join(out)
+
+
+def position(article: Article, start: int, end: int, lang: str) -> str:
+    """Where a passage sits, in words a reader can use: paragraph n of m and character offsets."""
+    n, total = paragraph(article, start)
+    pct = round(100 * start / max(len(article.text), 1))
+    if lang == "ko":
+        return f"전체 {total}개 문단 중 {n}번째 문단 · {start:,}–{end:,}자 (기사 앞에서 {pct}% 지점)"
+    return f"Paragraph {n} of {total} · characters {start:,}–{end:,} ({pct}% into the article)"
+
+
+def paragraph(article: Article, offset: int) -> tuple[int, int]:
+    """(n, total): the blank-line-separated paragraph of the article that `offset` falls in."""
+    starts = [m.start() for m in re.finditer(r"\S+(?:[^\n]|\n(?!\s*\n))*", article.text)]
+    return sum(1 for p in starts if p <= offset) or 1, len(starts)
+
+
+def byline(article: Article, lang: str) -> str:
+    labels = LABELS[lang]
+    return f"{esc(article.outlet or labels['unknown_outlet'])} · {esc(article.date or labels['unknown_date'])}"
+
+
+def quote_spans(ans: Answer, marker: int) -> list[tuple[int, int]]:
+    return [(q.start, q.end) for q in ans.quotes if q.marker == marker]
+
+
+def render_source(assistant: Assistant, ans: Answer, n: int, hit: Hit) -> str:
+    """One passage: [n] title, outlet and date, the passage with its answering sentence marked, its place."""
+    article = assistant.retriever.index.articles[hit.doc_id]
+    lang, spans = ans.lang, quote_spans(ans, n)
+    cited = f" · <strong>{LABELS[lang]['cited']}</strong>" if spans else ""
+    note = LABELS[lang]["korean_source"] if has_hangul(hit.text) else ""
+    return "".join([
+        "<div class='qa-source'>",
+        f"<div><span class='qa-marker'>[{n}]</span> <strong lang='{lang_of(article.title)}'>{esc(hit.title)}</strong>"
+        f"{cited}</div>",
+        f"<div class='qa-meta'>{byline(article, lang)}</div>",
+        f"<div class='qa-lang-note'>{esc(note)}</div>" if note else "",
+        f"<div class='qa-passage' lang='{lang_of(hit.text)}'>{marked(article.text, hit.start, hit.end, spans)}</div>",
+        f"<div class='qa-pos'>{esc(position(article, hit.start, hit.end, lang))}</div>",
+        "</div>",
+    ])
+
+
+def clamp(k: float) -> int:
+    """Passages to show, kept to the slider's range whatever a client sends."""
+    return max(1, min(int(k), MAX_K))
+
+
+def lang_of(text: str) -> str:
+    return "ko" if has_hangul(text) else "en"
+
+
+def render_reply(assistant: Assistant, ans: Answer) -> str:
+    """The chat reply: the answer (each reader sentence with its check) or a refusal, notices, then Sources."""
+    labels = LABELS[ans.lang]
+    parts = [f"<div class='qa-reply' lang='{ans.lang}'>"]
+    if ans.abstained:
+        parts.append(f"<div class='qa-abstain' role='note'><strong>⚠ {labels['abstained']}:</strong> "
+                     f"{esc(ans.text)}<br>{esc(labels['abstain_help'])}</div>")
+    elif ans.sentences:
+        parts.append(render_checked(ans))
+    else:
+        parts.append(f"<div class='qa-answer qa-extractive'>{with_markers(esc(ans.text))}</div>")
+    parts.append(render_notes(ans))
+    parts.append(render_sources(assistant, ans, ans.citations or ans.related, bool(ans.citations)))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def with_markers(escaped: str) -> str:
+    return re.sub(r"\[(\d+)\]", r"<span class='qa-marker'>[\1]</span>", escaped)
+
+
+def render_checked(ans: Answer) -> str:
+    """A reader's answer: the short answer, then each verified sentence with its mark and, for an English
+    reader of Korean sources, the original sentence it rests on."""
+    labels = LABELS[ans.lang]
+    out = ["<div class='qa-answer qa-reader'>"]
+    if ans.short:
+        out.append(f"<div class='qa-short'>{esc(ans.short)}</div>")
+    for s in ans.sentences:
+        if not s.verified:
+            continue  # never shown: its facts were not found in the cited passages
+        out.append(f"<div class='qa-sentence'><span class='qa-check' title='{esc(labels['verified_help'])}'>"
+                   f"✓ {labels['verified']}</span> {with_markers(esc(s.text))}")
+        for q in s.quotes:
+            if ans.lang == "en" and has_hangul(q.text):
+                out.append(f"<div class='qa-original' lang='ko'>{esc(labels['original'])} [{q.marker}]: "
+                           f"{esc(q.text)}</div>")
+        out.append("</div>")
+    out.append("</div>")
+    return "".join(out)
+
+
+def render_notes(ans: Answer) -> str:
+    labels = LABELS[ans.lang]
+    parts = []
+    if ans.retrieval_query and ans.retrieval_query != ans.question:
+        parts.append(f"<div class='qa-notices qa-follow-up'>{labels['follow_up']}</div>")
+    if ans.notices:
+        parts.append("<div class='qa-notices qa-fallback' role='status'>"
+                     + "<br>".join(f"⚠ {labels['note']}: {esc(n)}" for n in ans.notices) + "</div>")
+    who = (f"{labels['by']} {esc(ans.reader.name)} ({esc(ans.reader.backend)}"
+           + (f", sha256 {esc(ans.reader.sha256[:12])}…" if ans.reader.sha256 else "") + ")"
+           if ans.reader.backend != "extractive" else labels["by_extractive"])
+    parts.append(f"<div class='qa-reader-info'>{who}</div>")
+    return "".join(parts)
+
+
+def render_sources(assistant: Assistant, ans: Answer, hits: Sequence[Hit], cited: bool) -> str:
+    if not hits:
+        return ""
+    labels = LABELS[ans.lang]
+    title = labels["sources"] if cited else labels["related"]
+    return "".join([f"<details class='qa-sources'{' open' if cited else ''}><summary>{title} ({len(hits)})</summary>",
+                    *(render_source(assistant, ans, n, h) for n, h in enumerate(hits, 1)), "</details>"])
+
+
+def render_draft(assistant: Assistant, lang: str, hits: Sequence[Hit], text: str) -> str:
+    """While the reader writes: the sources already, and the text released so far (already fact-checked)."""
+    labels = LABELS[lang]
+    stub = Answer("", "", tuple(hits), False, lang, 0.0)
+    body = with_markers(esc(text)) if text else ""
+    return "".join([f"<div class='qa-reply' lang='{lang}'>",
+                    f"<div class='qa-answer qa-draft' aria-busy='true'>{body}<span class='qa-writing'> "
+                    f"{esc(labels['writing'])}</span></div>",
+                    render_sources(assistant, stub, hits, True), "</div>"])
+
+
+def render_article(assistant: Assistant, source: dict) -> str:
+    """The whole cleaned article, with the cited passage and its answering sentences highlighted."""
+    article = assistant.retriever.index.articles[source["doc_id"]]
+    lang, start, end = source["lang"], source["start"], source["end"]
+    spans = [tuple(s) for s in source["quotes"]]
+    text = article.text
+    note = LABELS[lang]["korean_source"] if lang == "en" and has_hangul(text) else ""
+    return "".join([
+        f"<div class='qa-article-head'><p class='qa-meta'>{esc(LABELS[lang]['article'])}</p>",
+        f"<h3 lang='{lang_of(article.title)}'>[{source['n']}] {esc(article.title)}</h3>",
+        f"<p class='qa-meta'>{byline(article, lang)} · {esc(position(article, start, end, lang))}</p>",
+        f"<p class='qa-lang-note'>{esc(note)}</p>" if note else "",
+        "</div>",
+        f"<div class='qa-article-text' lang='{lang_of(text)}' tabindex='0'>",
+        esc(text[:start]), "<span class='qa-span'>", marked(text, start, end, spans), "</span>", esc(text[end:]),
+        "</div>",
+    ])
+
+
+def sources_of(ans: Answer, turn: int) -> list[dict]:
+    """What the side panel needs to show each passage of a reply again later (kept in session state)."""
+    return [{"key": f"{turn}:{n}", "n": n, "doc_id": h.doc_id, "title": h.title, "start": h.start, "end": h.end,
+             "lang": ans.lang, "quotes": quote_spans(ans, n)}
+            for n, h in enumerate(ans.citations or ans.related, 1)]
+
+
+def answer_json(assistant: Assistant, ans: Answer) -> dict:
+    """The /ask payload: the answer and each passage with its article span and answering sentences."""
+    articles = assistant.retriever.index.articles
+
+    def passage(n: int, h: Hit) -> dict:
+        a = articles[h.doc_id]
+        return {"n": n, "doc_id": h.doc_id, "title": h.title, "outlet": a.outlet, "date": a.date,
+                "start": h.start, "end": h.end, "text": h.text, "score": h.score,
+                "quotes": [{"start": q.start, "end": q.end, "text": q.text} for q in ans.quotes if q.marker == n]}
+
+    return {"question": ans.question, "lang": ans.lang, "answer": ans.text, "short": ans.short,
+            "abstained": ans.abstained, "notices": list(ans.notices), "retrieval_query": ans.retrieval_query,
+            "sentences": [{"text": s.text, "markers": list(s.markers), "verified": s.verified,
+                           "quotes": [{"n": q.marker, "doc_id": q.doc_id, "start": q.start, "end": q.end,
+                                       "text": q.text} for q in s.quotes]}
+                          for s in ans.sentences if s.verified],
+            "unverified_dropped": sum(not s.verified for s in ans.sentences),
+            "reader": {"name": ans.reader.name, "sha256": ans.reader.sha256, "backend": ans.reader.backend},
+            "timings_ms": {k: round(v, 1) for k, v in ans.timings.items() if isinstance(v, (int, float))},
+            "citations": [passage(n, h) for n, h in enumerate(ans.citations, 1)],
+            "related": [passage(n, h) for n, h in enumerate(ans.related, 1)]}
+
+
+
+
+def render_translation(original: str, english: str, model: str) -> str:
+    """A machine translation beside its original, labelled as such."""
+    return "".join([
+        "<div class='qa-mt'>",
+        f"<div><div class='qa-mt-label'>{esc(LABELS['en']['machine_translation'])} ({esc(model)})</div>"
+        f"<div lang='en'>{esc(english)}</div></div>",
+        f"<div><div class='qa-mt-label'>{esc(LABELS['en']['original'])}</div>"
+        f"<div lang='ko'>{esc(original)}</div></div>",
+        "</div>",
+    ])
