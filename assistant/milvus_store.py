@@ -322,9 +322,9 @@ class MilvusVectors:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, q: np.ndarray, k: int, expr: str = "") -> tuple[np.ndarray, np.ndarray]:
         q = np.asarray(q, dtype=np.float32).reshape(-1, self.d)
-        res = self.client.search(collection_name=self.collection, data=q.tolist(), anns_field="vector",
+        res = self.client.search(collection_name=self.collection, data=q.tolist(), anns_field="vector", filter=expr,
                                  limit=k, search_params={"metric_type": "IP", "params": {"ef": max(EF_SEARCH, k)}},
                                  output_fields=["id"])
         scores = np.full((len(q), k), -np.inf, dtype=np.float32)
@@ -333,6 +333,13 @@ class MilvusVectors:
             for j, h in enumerate(hits[:k]):
                 ids[row, j], scores[row, j] = int(h["id"]), float(h["distance"])
         return scores, ids
+
+    def search_in(self, q: np.ndarray, k: int, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """`search` restricted to `ids` (a date range, say): Milvus filters on the primary key."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return np.zeros((1, 0), dtype=np.float32), np.zeros((1, 0), dtype=np.int64)
+        return self.search(q, min(k, len(ids)), expr=f"id in {ids}")
 
     def prefetch(self, ids: Sequence[int]) -> None:
         with self._lock:

@@ -35,6 +35,8 @@ class VectorIndex(Protocol):
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...  # (scores, ids), -1 pads
 
+    # A remote index may add: prefetch(ids) (fetch vectors in one round trip) and search_in(q, k, ids).
+
     def reconstruct(self, i: int) -> np.ndarray: ...
 
     def reconstruct_n(self, start: int, n: int) -> np.ndarray: ...

@@ -64,6 +64,18 @@ def test_eval_figures_equal_faiss(milvus_retriever, retriever):
     assert ours == theirs and ours[0]["routed"]["all"]["recall@5"] > 0.9
 
 
+def test_search_within_ids_keeps_to_them(milvus_retriever, retriever):
+    """What a date filter needs: the same ranking as FAISS restricted to a subset of passages."""
+    import faiss
+
+    q = retriever.embed_query(QUESTIONS[1])[None, :]
+    allowed = list(range(1, milvus_retriever.index.faiss.ntotal, 2))
+    _, ours = milvus_retriever.index.faiss.search_in(q, 5, allowed)
+    params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+    _, theirs = retriever.index.faiss.search(q, 5, params=params)
+    assert ours.tolist() == theirs.tolist() and set(ours[0]) <= set(allowed)
+
+
 def test_milvus_holds_the_same_index(milvus_retriever, retriever):
     ours, theirs = milvus_retriever.index, retriever.index
     assert ours.passages == theirs.passages and ours.sentences == theirs.sentences
