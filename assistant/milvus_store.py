@@ -46,6 +46,7 @@ HNSW = {"M": 32, "efConstruction": 80}
 EF_SEARCH = 128
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults, so both keyword legs rank alike
 INSERT_ROWS = 2_000
+MAX_LIMIT = 16_384  # Milvus's cap on one search's top-k
 TEXT_PART = 16_000  # characters per VARCHAR row: 4 bytes each at most, under Milvus's 65,535-byte cap
 _BUILD_NAME = re.compile(r"^(?P<alias>.+)_(?P<build>b\d{8}t\d{6}_[0-9a-f]{6})_(passages|sentences|meta)$")
 _clients: dict[str, object] = {}
@@ -325,7 +326,8 @@ class MilvusVectors:
     def search(self, q: np.ndarray, k: int, expr: str = "") -> tuple[np.ndarray, np.ndarray]:
         q = np.asarray(q, dtype=np.float32).reshape(-1, self.d)
         res = self.client.search(collection_name=self.collection, data=q.tolist(), anns_field="vector", filter=expr,
-                                 limit=k, search_params={"metric_type": "IP", "params": {"ef": max(EF_SEARCH, k)}},
+                                 limit=min(k, MAX_LIMIT),
+                                 search_params={"metric_type": "IP", "params": {"ef": max(EF_SEARCH, k)}},
                                  output_fields=["id"])
         scores = np.full((len(q), k), -np.inf, dtype=np.float32)
         ids = np.full((len(q), k), -1, dtype=np.int64)
@@ -373,19 +375,23 @@ class MilvusVectors:
 class MilvusKeyword:
     """Milvus BM25 full-text search over Kiwi morphemes (store.KeywordIndex)."""
 
+    def search_in(self, query: str, k: int, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """`search` restricted to `ids`, filtered inside Milvus."""
+        return self.search(query, k, expr=f"id in {[int(i) for i in ids]}")
+
     def __init__(self, c: object, collection: str, size: int) -> None:
         self.client, self.collection, self.size = c, collection, size
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: str, k: int, expr: str = "") -> tuple[np.ndarray, np.ndarray]:
         from .korean import tokens
 
         terms = [term(t) for t in tokens(query)]
         if not terms or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         res = self.client.search(collection_name=self.collection, data=[" ".join(terms)], anns_field="sparse",
-                                 limit=min(k, self.size), search_params={"metric_type": "BM25"},
-                                 output_fields=["id"])
-        # Milvus Lite reports BM25 as a distance (the negated score); a server reports the score itself.
+                                 limit=min(k, self.size, MAX_LIMIT), search_params={"metric_type": "BM25"},
+                                 filter=expr, output_fields=["id"])
+        # Milvus Lite 3.2 reports BM25 as a distance (the negated score); abs() reads the score either way.
         # Milvus keeps BM25's (k1 + 1) numerator, bm25s (Lucene's variant) drops it: same ranking, and
         # dividing it out gives the keyword leg the same scores under either store.
         scale = 1 + BM25_PARAMS["bm25_k1"]

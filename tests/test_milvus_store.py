@@ -75,6 +75,10 @@ def test_search_within_ids_keeps_to_them(milvus_retriever, retriever):
     _, theirs = retriever.index.faiss.search(q, 5, params=params)
     assert ours.tolist() == theirs.tolist() and set(ours[0]) <= set(allowed)
 
+    ids, _ = milvus_retriever.index.lexical.search_in(QUESTIONS[0], 5, allowed)
+    every, _ = retriever.index.lexical.search(QUESTIONS[0], retriever.index.lexical.size)
+    assert len(ids) and ids.tolist() == [i for i in every.tolist() if i in allowed][:5]
+
 
 def test_milvus_holds_the_same_index(milvus_retriever, retriever):
     ours, theirs = milvus_retriever.index, retriever.index
