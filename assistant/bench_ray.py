@@ -30,7 +30,7 @@ def _texts(articles_dir: Path, n: int) -> list[str]:
     passages = split_articles(articles, ChunkSettings())
     base = [embedding_text(p, ChunkSettings()) for p in passages]
     base += [p.text[s:e] for p in passages for s, e in sentences(p.text)]
-    return [base[i % len(base)] for i in range(n)]
+    return [f"{base[i % len(base)]} ({i})" for i in range(n)]  # distinct, so no side embeds one text twice
 
 
 def _rate(fn: Callable[[], object], n: int) -> tuple[float, float]:

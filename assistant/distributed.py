@@ -119,7 +119,7 @@ class RayEmbedding:
 
     def __call__(self, embedder: object, texts: Sequence[str], cache: EmbeddingCache | None, *,
                  batch_size: int = 64, progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
-        """Embed `texts` like embed_with_cache: (vectors, how many were newly embedded)."""
+        """Embed `texts` like embed_with_cache: (vectors, how many distinct texts were newly embedded)."""
         import ray
 
         if embedder.weights_sha256 != self.weights_sha256:
@@ -131,9 +131,14 @@ class RayEmbedding:
         for i, k in enumerate(keys):
             if k in cached:
                 out[i] = cached[k]
-        todo = [i for i, k in enumerate(keys) if k not in cached]
-        if progress and len(texts) - len(todo):
-            progress(len(texts) - len(todo))
+        rows: dict[str, list[int]] = {}  # each distinct uncached text is embedded once
+        for i, k in enumerate(keys):
+            if k not in cached:
+                rows.setdefault(k, []).append(i)
+        # Longest first, so a batch holds texts of similar length and little padding.
+        todo = sorted((r[0] for r in rows.values()), key=lambda i: -len(texts[i]))
+        if progress and len(texts) - sum(map(len, rows.values())):
+            progress(len(texts) - sum(map(len, rows.values())))
         batches = iter(range(0, len(todo), batch_size))
         pending: dict = {}  # ObjectRef -> (actor number, the rows it embeds)
 
@@ -153,13 +158,14 @@ class RayEmbedding:
             t = time.perf_counter()
             worker, idx = pending.pop(ref)
             vecs = ray.get(ref)
-            out[idx] = vecs
+            for i, v in zip(idx, vecs):
+                out[rows[keys[i]]] = v
             if cache:
                 cache.put(embedder.weights_sha256, [(keys[i], v) for i, v in zip(idx, vecs)])
             submit(worker)
             self.driver_seconds += time.perf_counter() - t
             if progress:
-                progress(len(idx))
+                progress(sum(len(rows[keys[i]]) for i in idx))
         return out, len(todo)
 
 
