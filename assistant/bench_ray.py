@@ -30,7 +30,8 @@ def _texts(articles_dir: Path, n: int) -> list[str]:
     passages = split_articles(articles, ChunkSettings())
     base = [embedding_text(p, ChunkSettings()) for p in passages]
     base += [p.text[s:e] for p in passages for s, e in sentences(p.text)]
-    return [f"{base[i % len(base)]} ({i})" for i in range(n)]  # distinct, so no side embeds one text twice
+    texts = [f"{base[i % len(base)]} ({i})" for i in range(n)]  # distinct, so no side embeds one text twice
+    return sorted(texts, key=len, reverse=True)  # the order RayEmbedding uses, so both sides pad alike
 
 
 def _rate(fn: Callable[[], object], n: int) -> tuple[float, float]:
