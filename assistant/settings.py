@@ -50,6 +50,8 @@ class Settings:
 
     model: str = field(default_factory=lambda: os.environ.get("NEWSQA_MODEL", DEFAULT_MODEL))
     chunk: ChunkSettings = field(default_factory=_chunk_from_env)
+    # Where the index lives: "faiss" (files under the index dir), "milvus:./x.db" or a Milvus URI (store.py).
+    store: str = field(default_factory=lambda: os.environ.get("NEWSQA_STORE", "faiss"))
     # Reciprocal rank fusion: score = sum(weight / (rrf_k + rank)).
     rrf_k: int = 10
     dense_weight: float = 1.0

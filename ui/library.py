@@ -16,8 +16,8 @@ import gradio as gr
 from assistant import Assistant
 from assistant.corpus import MAX_FILE_BYTES, SUFFIXES, UnreadableFile
 from assistant.errors import NewsQAError
-from assistant.index import load_index
 from assistant.library import MAX_FILES_PER_ADD, Rejected, Upload, add, indexed, prefill, remove
+from assistant.store import open_store
 
 FORM_HEADERS = ["파일 / File", "제목 / Title", "매체 / Outlet", "날짜 / Date (YYYY-MM-DD)"]
 LIST_HEADERS = ["제목 / Title", "매체 / Outlet", "날짜 / Date", "구절 / Passages", "id"]
@@ -48,7 +48,7 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
 
     def swap_in() -> None:
         # One attribute assignment: a question in flight finishes on the old index, the next uses the new.
-        assistant.retriever.index = load_index(index_dir)
+        assistant.retriever.index = open_store(assistant.settings.store, index_dir).load()
 
     def choices() -> gr.Dropdown:
         return gr.Dropdown(choices=[(f"{r[0]} · {r[2]} ({r[4]})", r[4]) for r in article_rows(assistant)],
