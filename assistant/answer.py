@@ -263,7 +263,8 @@ class Assistant:
                 if p_yes < (s.reader_yes_ko if r.lang == "ko" else s.reader_yes_en):
                     yield Event("answer", answer=self._abstain(r, t0, extra, timings))
                     return
-                for piece in reader.write(self.llm, r.question, evidence, r.lang, deadline=deadline):
+                for piece in reader.write(self.llm, r.question, evidence, r.lang, deadline=deadline,
+                                          max_tokens=s.reader_max_tokens):
                     reply += piece
                     shown = gate.feed(piece)
                     if shown:
@@ -297,7 +298,7 @@ class Assistant:
             c = verify.check(text, passages, years)
             body = verify.strip_markers(text)
             marked = body + "".join(f" [{m}]" for m in c.markers)
-            ok = c.verified and bool(c.markers) and not _wrong_language(body, r.lang)
+            ok = c.verified and bool(c.markers) and not _wrong_language(body, r.lang) and not _echo(body, r.question)
             quotes = self._ground(body, c.markers, r.hits) if ok else ()
             if ok:  # "지난해 5월" in an answer means the cited article's last year: say which
                 marked = annotate(marked, self.retriever.index.articles[r.hits[c.markers[0] - 1].doc_id].date_iso,
@@ -415,6 +416,13 @@ def _years(date: str) -> tuple[int, ...]:
 def _in_english(text: str) -> str:
     """Korean amounts, dates and known names in an English sentence, written for an English reader."""
     return verify.english_names(englishize(text))
+
+
+def _echo(sentence: str, question: str) -> bool:
+    """A question, or the question said back: not an answer, whatever its facts."""
+    words = re.findall(r"\w+", sentence.lower())
+    asked = set(re.findall(r"\w+", question.lower()))
+    return sentence.rstrip().endswith("?") or (len(words) > 3 and sum(w in asked for w in words) / len(words) > 0.8)
 
 
 def _wrong_language(text: str, lang: str) -> bool:

@@ -79,6 +79,12 @@ def score(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
     firsts = [answers[q.id].timings.get("first_token") for q in questions]
     out["answer_ms"] = _percentiles(totals)
     out["first_token_ms"] = _percentiles(firsts)
+    out["per_question"] = [
+        {"id": q.id, "answerable": q.answerable, "off_topic": q.style == "off-topic", "abstained": a.abstained,
+         "right": q.answerable and not a.abstained and gold_in(a.text, q.gold), "p_yes": a.extra.get("p_yes"),
+         "margin": round(a.confidence, 4), "made_up": bool(a.extra.get("made_up")), "backend": a.reader.backend,
+         "reply": a.extra.get("reply"), "text": a.text[:300]}
+        for q in questions for a in (answers[q.id],)]
     out["wrong"] = {
         "not_right": [q.id for q in ans_q if answers[q.id].abstained or not gold_in(answers[q.id].text, q.gold)],
         "on_topic_answered": [q.id for q in on_topic if not answers[q.id].abstained],

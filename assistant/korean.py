@@ -53,3 +53,10 @@ def sentences(text: str) -> list[tuple[int, int]]:
         if end > start:
             spans.append((start, end))
     return spans
+
+
+def proper_nouns(text: str) -> list[str]:
+    """The proper nouns (NNP) Kiwi finds: the Hangul spellings of names, for checking transliterations."""
+    analyzer = kiwi()
+    with _lock:
+        return [t.form for t in analyzer.tokenize(text) if t.tag == "NNP"]

@@ -73,6 +73,7 @@ class Settings:
     reader_depth: int = 3  # top passages whose sentences the reader sees
     reader_sentences: int = 5  # evidence sentences in all (prefill time is the cost)
     reader_max_sentences: int = 2  # answer sentences after the short answer
+    reader_max_tokens: int = 80  # a short answer and two sentences fit; a rambling reply is cut
     reader_yes_ko: float = 0.2758  # eval/tune_reader.py on dev: at most 5% of answerable questions refused
     reader_yes_en: float = 0.351
     reader_margin_slack: float = 0.0  # how far below the extractive margin the reader may still try

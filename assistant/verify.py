@@ -121,7 +121,51 @@ def _name_in(name: str, evidence: str) -> bool:
     low = evidence.lower()
     if re.search(rf"(?<![a-z0-9]){re.escape(name.lower())}(?![a-z0-9])", low):
         return True
-    return any(form.lower() in low for form in glossary().get(name.lower(), ()))
+    if any(form.lower() in low for form in glossary().get(name.lower(), ())):
+        return True
+    return _transliterated_in(name, evidence)
+
+
+# How a Latin name and the romanized Hangul spelling of it sound alike: consonant classes, vowels dropped
+# (Korean adds "eu" between consonants: 스미스 seumiseu = Smith). Order matters: digraphs first.
+_SOUND = [("chr", "kr"), ("sch", "s"), ("tch", "s"), ("ch", "s"), ("sh", "s"), ("th", "s"), ("ph", "p"), ("ck", "k"),
+          ("ng", "n"), ("x", "s"), ("z", "s"), ("j", "s"), ("c", "k"), ("q", "k"), ("g", "k"), ("f", "p"),
+          ("v", "p"), ("b", "p"), ("d", "t"), ("l", "r")]
+def skeleton(word: str) -> str:
+    """Consonant classes of a Latin word, repeats collapsed: Schmidt -> smt, Nvidia -> npt."""
+    w = re.sub(r"[^a-z]", "", word.lower())
+    for a, b in _SOUND:
+        w = w.replace(a, b)
+    w = re.sub(r"[aeiouyhw]", "", w)
+    return re.sub(r"(.)\1+", r"\1", w)
+
+
+def _transliterated_in(name: str, evidence: str) -> bool:
+    """Is `name` written in Hangul among the evidence's proper nouns? Brad = 브래드, Schmidt = 슈미트.
+
+    Only words Kiwi tags as proper nouns count, compared by consonant sounds: equal, or (4+ sounds)
+    one apart. A made-up "Kim" is not vouched for by 금융, nor "Zhang" by 사장.
+    """
+    want = skeleton(name)
+    if len(want) < 2:
+        return False
+    return any(word == want or (len(want) >= 4 and _close(want, word)) or (len(want) >= 3 and word == want + "s")
+               for word in _proper_noun_skeletons(evidence))  # "s": Barron's = 배런스
+
+
+def _close(a: str, b: str) -> bool:
+    """One substitution apart (퓨처럼 pyucheoreom ~ Futurum)."""
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b)) <= 1
+
+
+@cache
+def _proper_noun_skeletons(evidence: str) -> frozenset[str]:
+    from korean_romanizer.romanizer import Romanizer
+
+    from .korean import proper_nouns
+
+    return frozenset(skeleton(Romanizer(word).romanize()) for noun in proper_nouns(evidence)
+                     for word in noun.split() if re.fullmatch("[가-힣]+", word))
 
 
 def _same_quantity(claim: Quantity, ev: Quantity) -> bool:

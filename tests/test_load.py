@@ -109,3 +109,31 @@ def test_memory_flat_over_1000_questions(assistant, capsys):
               f"(drift {after - before:+.1f} MB; {1000 * seconds / 1000:.0f} ms per question)")
     assert after - before < 30, (before, after)
     assert after - mid < 15, (mid, after)  # not still climbing
+
+
+def test_20_concurrent_users_through_one_reader_model(reader_assistant, capsys):
+    """One LLM per process, calls serialized: 20 users at once through /ask are all answered."""
+    from gradio_client import Client
+
+    from conftest import serving
+
+    with serving(reader_assistant) as url:
+        clients = [Client(url, verbose=False) for _ in range(4)]
+        questions = [QUESTIONS[i % 4] for i in range(20)]  # answerable ones, in both languages
+        t0 = time.perf_counter()
+
+        def one(i: int) -> tuple[dict, float]:
+            t = time.perf_counter()
+            return clients[i % 4].predict(questions[i], api_name="/ask"), time.perf_counter() - t
+
+        with ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(one, range(20)))
+        wall = time.perf_counter() - t0
+    answered = [r for r, _ in results if r["answer"] and (r["citations"] or r["abstained"])]
+    assert len(answered) == 20
+    assert all(r["reader"]["backend"] == "llama.cpp" for r, _ in results)
+    latency = sorted(s for _, s in results)
+    queue = sorted(r["timings_ms"].get("queue", 0) / 1000 for r, _ in results)
+    with capsys.disabled():
+        print(f"\n20 concurrent users, one reader: wall {wall:.1f} s, latency p50 {statistics.median(latency):.1f} s "
+              f"p95 {latency[18]:.1f} s, model queue wait p50 {statistics.median(queue):.1f} s p95 {queue[18]:.1f} s")
