@@ -81,20 +81,25 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .embedding import Embedder
     from .index import build_index, is_up_to_date
     from .settings import Settings, default_articles_dir, default_index_dir
+    from .vectors import expected_method
 
     settings = Settings()
     chunk = settings.chunk  # NEWSQA_CHUNK_SIZE / NEWSQA_CHUNK_OVERLAP; loading checks the same settings
     articles_dir = args.articles or default_articles_dir()
     index_dir = args.index or default_index_dir()
-    if args.if_stale and is_up_to_date(index_dir, articles_dir, model=settings.model, chunk=chunk):
+    method = expected_method(settings.model, settings.sentence_vectors)
+    if args.if_stale and is_up_to_date(index_dir, articles_dir, model=settings.model, chunk=chunk,
+                                       sentence_vectors=method):
         print(f"index at {index_dir} is up to date")
         return 0
     report = build_index(articles_dir, index_dir, embedder=Embedder(settings.model), chunk=chunk,
-                         progress=not args.quiet)
+                         progress=not args.quiet, sentence_vectors=settings.sentence_vectors)
     for s in report.skipped:
         print(f"warning: {s}", file=sys.stderr)
     print(f"built {index_dir}: {report.articles} articles, {report.passages} passages, "
-          f"{report.embedded} texts embedded, {report.reused} reused from cache, {report.seconds:.1f} s")
+          f"{report.embedded} texts embedded, {report.reused} reused from cache "
+          f"({report.sentence_vectors} sentence vectors), {report.seconds:.1f} s, "
+          f"{report.passages_per_s:.1f} passages/s")
     return 0
 
 

@@ -118,6 +118,11 @@ class Embedder:
             return self._impl.embed_passages(texts, batch_size)
         return self._encode(list(texts), self._passage_prompt, batch_size=batch_size)
 
+    @property
+    def embed_passages_and_spans(self) -> Callable | None:
+        """Passage and span vectors from one forward pass (see vectors.py), where the backend has it."""
+        return getattr(self._impl, "embed_passages_and_spans", None)
+
     def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -20,6 +20,7 @@ from .corpus import normalize
 from .index import LoadedIndex, check_compatible, load_index, read_manifest
 from .korean import has_hangul
 from .settings import Settings, default_index_dir
+from .vectors import effective_method
 
 METHODS = ("dense", "bm25", "hybrid", "routed")
 
@@ -81,8 +82,8 @@ class Retriever:
         check_compatible(manifest, index_dir, model=settings.model, weights_sha256=None, chunk=settings.chunk)
         index = load_index(index_dir)
         embedder = embedder or Embedder(settings.model)
-        check_compatible(manifest, index_dir, model=embedder.name,
-                         weights_sha256=embedder.weights_sha256, chunk=None)
+        check_compatible(manifest, index_dir, model=embedder.name, weights_sha256=embedder.weights_sha256,
+                         chunk=None, sentence_vectors=effective_method(embedder, settings.sentence_vectors))
         return cls(index, embedder, settings)
 
     @property
