@@ -58,12 +58,17 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--questions", type=Path)
     e.add_argument("--split", default="all", choices=("all", "dev", "test"))
     e.add_argument("--no-report", action="store_true", help="don't write eval/report.md and report.png")
+    e.add_argument("--dataset", choices=("debian-faq",),
+                   help="score a third-party corpus instead (built into its own index under ~/.cache/news-qa)")
     e.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="measure speed and memory against baselines")
     bench.add_argument("--quick", action="store_true", help="stop at 100k passages (under 3 minutes)")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--index", type=Path)
+    bench.add_argument("--sections", help="comma-separated: cold,query,scale,embed,build (default: all)")
+    bench.add_argument("--build-corpus", help="what the build section builds: the shipped articles (default), "
+                       "libreoffice-help-ko[:N|:all] (N help pages, default 560), or a directory")
     bench.set_defaults(func=cmd_bench)
 
     u = sub.add_parser("ui", help="start the chat UI")
@@ -141,6 +146,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.dataset:
+        from .datasets import eval_debian_faq, render_debian_faq
+
+        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+        result = eval_debian_faq(methods, progress=not args.json)
+        print(json.dumps(result, ensure_ascii=False) if args.json else render_debian_faq(result))
+        return 0
     from .evaluate import run_cli
 
     return run_cli(args)
