@@ -106,6 +106,7 @@ def _pooled(embedder: object, passage_texts: Sequence[str], spans: Sequence[Sequ
                 s_out[r] = cached[s_keys[r]]
         else:
             todo.append(i)
+    todo.sort(key=lambda i: -len(passage_texts[i]))  # similar lengths per batch: little padding
     if progress and len(passage_texts) - len(todo):
         progress(len(passage_texts) - len(todo))
     embedded, unread = 0, []
