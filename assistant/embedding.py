@@ -206,6 +206,11 @@ class EmbeddingCache:
         self.db.close()
 
 
+# Embed each distinct text once, longest first (see embed_with_cache). Off: the build order with
+# duplicates embedded again, as before; `bench` sets it off for its baseline build only.
+LENGTH_SORTED = True
+
+
 def embed_with_cache(
     embedder: Embedder,
     texts: Sequence[str],
@@ -230,8 +235,10 @@ def embed_with_cache(
         if k in cached:
             out[i] = cached[k]
         else:
-            rows.setdefault(k, []).append(i)
-    todo = sorted(rows, key=lambda k: -len(texts[rows[k][0]]))  # characters: close enough to tokens to group
+            rows.setdefault(k if LENGTH_SORTED else f"{k}:{i}", []).append(i)
+    todo = list(rows)
+    if LENGTH_SORTED:
+        todo.sort(key=lambda k: -len(texts[rows[k][0]]))  # characters: close enough to tokens to group
     if progress and len(texts) - sum(map(len, rows.values())):
         progress(len(texts) - sum(map(len, rows.values())))
     for b in range(0, len(todo), batch_size):
@@ -240,7 +247,7 @@ def embed_with_cache(
         for k, v in zip(batch, vecs):
             out[rows[k]] = v
         if cache:
-            cache.put(embedder.weights_sha256, list(zip(batch, vecs)))
+            cache.put(embedder.weights_sha256, [(k[:64], v) for k, v in zip(batch, vecs)])
         if progress:
             progress(sum(len(rows[k]) for k in batch))
     return out, sum(map(len, rows.values()))

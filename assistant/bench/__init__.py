@@ -96,8 +96,7 @@ def check_targets(result: dict) -> dict:
     """Each target the issues set, the measured figure, and whether it was met (None: not measured)."""
     sc = result.get("scale", {})
     at100k, at1m = sc.get("100000", {}), sc.get("1000000", {})
-    fastest = max((result.get("build", {}).get(m, {}).get("passages_per_s", 0) for m in ("separate", "pooled")),
-                  default=0) or None
+    fastest = result.get("build", {}).get("separate", {}).get("passages_per_s")  # the default build
     checks = {
         "100k: approx >= 20x faster than numpy": (at100k.get("approx_speedup_vs_numpy"),
                                                   lambda v: v >= TARGETS["approx_speedup_vs_numpy_at_100k"]),
@@ -108,7 +107,7 @@ def check_targets(result: dict) -> dict:
                                lambda v: v <= TARGETS["index_gib_at_1m"]),
         "ask() p50 <= 60 ms": (result.get("query", {}).get("ask_p50_ms"), lambda v: v <= TARGETS["ask_p50_ms"]),
         "cold start <= 6 s": (result.get("cold_start_s"), lambda v: v <= TARGETS["cold_start_s"]),
-        "fresh build >= 25 passages/s": (fastest, lambda v: v >= TARGETS["build_passages_per_s"]),
+        "fresh build (default) >= 25 passages/s": (fastest, lambda v: v >= TARGETS["build_passages_per_s"]),
     }
     return {name: {"value": v, "met": None if v is None else bool(ok(v))} for name, (v, ok) in checks.items()}
 
