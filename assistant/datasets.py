@@ -143,6 +143,7 @@ def eval_debian_faq(methods: tuple[str, ...] = ("routed", "dense", "bm25"), *, c
     from .index import build_index, is_up_to_date
     from .retriever import Retriever
     from .settings import Settings
+    from .vectors import expected_method
 
     sections = debian_faq_sections()
     questions = debian_faq_questions(sections)
@@ -156,7 +157,7 @@ def eval_debian_faq(methods: tuple[str, ...] = ("routed", "dense", "bm25"), *, c
     index = home / "index"
     built = None
     if not is_up_to_date(index, articles, model=settings.model, chunk=settings.chunk,
-                         sentence_vectors=settings.sentence_vectors):
+                         sentence_vectors=expected_method(settings.model, settings.sentence_vectors)):
         built = build_index(articles, index, embedder=embedder, chunk=settings.chunk, progress=progress)
     retriever = Retriever.load(index, settings=settings, embedder=embedder)
     out: dict = {"dataset": "debian-faq", "index": str(index), "sections": len(sections),
