@@ -78,7 +78,7 @@ def eval_method(articles_dir: Path, embedder: object, method: str) -> dict:
 
 def bench_build(articles_dir: Path, corpus: str, embedder: object, *, configs: tuple[str, ...] = tuple(CONFIGS),
                 quality: bool = True, log=print) -> dict:  # noqa: ANN001
-    out: dict = {"corpus": corpus, "baseline": "separate sentence vectors, texts in build order (before)",
+    out: dict = {"corpus": corpus, "baseline_is": "separate sentence vectors, texts in build order (before)",
                  "target_passages_per_s": TARGET_PASSAGES_PER_S}
     embedder.embed_passages(["warm-up"])
     from .. import korean
@@ -120,7 +120,7 @@ def render(result: dict) -> list[str]:
     rows = [[c, b[c]["method"], b[c]["length_sorted"], b[c]["passages"], b[c]["seconds"], b[c]["cpu_seconds"],
              b[c]["passages_per_s"], b[c]["passages_per_cpu_s"], b[c].get("speedup"), b[c].get("cpu_speedup")]
             for c in CONFIGS if c in b]
-    parts = [f"\nFresh build of {b['corpus']} (baseline: {b['baseline']})",
+    parts = [f"\nFresh build of {b['corpus']} (baseline: {b['baseline_is']})",
              tabulate(rows, headers=["build", "sentence vectors", "sorted", "passages", "wall s", "CPU s",
                                      "passages/s", "passages/CPU s", "x wall", "x CPU"])]
     if "eval" in b:
