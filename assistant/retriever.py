@@ -23,6 +23,7 @@ from .index import LoadedIndex, check_compatible
 from .korean import has_hangul
 from .settings import Settings, default_index_dir
 from .store import open_store
+from .vectors import effective_method
 
 METHODS = ("dense", "bm25", "hybrid", "routed")
 
@@ -87,8 +88,8 @@ class Retriever:
         check_compatible(manifest, index_dir, model=settings.model, weights_sha256=None, chunk=settings.chunk)
         index = store.load()
         embedder = embedder or Embedder(settings.model)
-        check_compatible(manifest, index_dir, model=embedder.name,
-                         weights_sha256=embedder.weights_sha256, chunk=None)
+        check_compatible(manifest, index_dir, model=embedder.name, weights_sha256=embedder.weights_sha256,
+                         chunk=None, sentence_vectors=effective_method(embedder, settings.sentence_vectors))
         return cls(index, embedder, settings)
 
     @property

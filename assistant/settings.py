@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chunking import ChunkSettings
+from .vectors import sentence_method
 from .weights import DEFAULT_MODEL
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -52,6 +53,8 @@ class Settings:
     chunk: ChunkSettings = field(default_factory=_chunk_from_env)
     # Where the index lives: "faiss" (files under the index dir), "milvus:./x.db" or a Milvus URI (store.py).
     store: str = field(default_factory=lambda: os.environ.get("NEWSQA_STORE", "faiss"))
+    # Sentence vectors pooled from the passage's forward pass, or embedded one by one (vectors.py).
+    sentence_vectors: str = field(default_factory=lambda: sentence_method())
     # Reciprocal rank fusion: score = sum(weight / (rrf_k + rank)).
     rrf_k: int = 10
     dense_weight: float = 1.0

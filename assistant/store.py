@@ -128,19 +128,21 @@ def open_store(spec: str | StoreSpec | None, index_dir: Path) -> Store:
     return FaissStore(spec, index_dir)
 
 
-def is_up_to_date(spec: StoreSpec, index_dir: Path, articles_dir: Path, *, model: str, chunk: object) -> bool:
-    """`build --if-stale` for any store: built from these articles with this model and chunking."""
+def is_up_to_date(spec: StoreSpec, index_dir: Path, articles_dir: Path, *, model: str, chunk: object,
+                  sentence_vectors: str | None = None) -> bool:
+    """`build --if-stale` for any store: built from these articles with this model, chunking and vectors."""
     if not spec.is_milvus:
         from .index import is_up_to_date as faiss_up_to_date
 
-        return faiss_up_to_date(index_dir, articles_dir, model=model, chunk=chunk)
+        return faiss_up_to_date(index_dir, articles_dir, model=model, chunk=chunk, sentence_vectors=sentence_vectors)
     from .corpus import corpus_sha256, load_articles
     from .errors import NewsQAError
     from .index import check_compatible
 
     try:
         manifest = open_store(spec, index_dir).read_manifest()
-        check_compatible(manifest, index_dir, model=model, weights_sha256=None, chunk=chunk)
+        check_compatible(manifest, index_dir, model=model, weights_sha256=None, chunk=chunk,
+                         sentence_vectors=sentence_vectors)
     except NewsQAError:
         return False
     articles, _ = load_articles(articles_dir)

@@ -78,6 +78,30 @@ def test_targets_and_table(scale):
     assert "Search at scale" in text and "MISSED" in text
 
 
+def test_sections_registry_and_unknown_section():
+    names = [s.name for s in bench.SECTIONS]
+    assert len(names) == len(set(names)) and set(bench.DEFAULT_SECTIONS) == set(names)
+    assert all(callable(s.measure) and s.render({}) == [] for s in bench.SECTIONS)  # nothing to show when not run
+    with pytest.raises(ValueError, match="unknown bench section"):
+        bench.run(quick=True, sections=["nope"])
+
+
+def test_build_section_compares_each_build_with_the_baseline(tmp_path, embedder):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.txt").write_text("엔비디아 주가가 하루에 17% 떨어졌다. 시가총액이 크게 줄었다.\n\n"
+                                            "딥시크의 새 모델이 충격을 줬다.", encoding="utf-8")
+    out = bench.bench_build(tmp_path / "a", "one article", embedder, quality=False, log=lambda _: None)
+    assert [out[c]["method"] for c in ("baseline", "separate", "pooled")] == ["separate", "separate", "pooled"]
+    assert out["baseline"]["length_sorted"] is False and out["separate"]["length_sorted"] is True
+    for c in ("separate", "pooled"):
+        assert out[c]["passages"] == out["baseline"]["passages"] == 1 and out[c]["sentences"] == 3
+        assert out[c]["speedup"] > 0 and out[c]["cpu_speedup"] > 0
+    result = {"machine": bench.machine(), "build": out, "seconds": 1.0}
+    result["targets"] = bench.check_targets(result)
+    assert result["targets"]["fresh build (default) >= 25 passages/s"]["value"] == out["separate"]["passages_per_s"]
+    assert "Fresh build of one article" in bench.render(result)
+
+
 @pytest.mark.slow
 def test_quick_json_has_the_agreed_shape(index_dir, monkeypatch, capsys):
     """The whole `bench --quick --json`, shrunk to 2k vectors: every figure the issue names is there."""
@@ -89,3 +113,4 @@ def test_quick_json_has_the_agreed_shape(index_dir, monkeypatch, capsys):
     assert {"torch_passages_per_s", "onnx_int8_passages_per_s"} <= set(out["embed"])
     assert out["cold_start_s"] > 0
     assert set(out["cold_start"]) >= {"imports_package_s", "imports_model_runtime_s", "index_load_s", "model_load_s"}
+    assert {"baseline", "separate", "pooled"} <= set(out["build"]) and out["build"]["separate"]["passages_per_s"] > 0

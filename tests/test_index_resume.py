@@ -75,9 +75,14 @@ def test_interrupted_build_reuses_every_finished_batch(tmp_path, embedder, artic
     assert flaky.embedded == 32
     assert not (index_dir / "current").exists()  # nothing half-built is visible
 
+    with sqlite3.connect(index_dir / "cache" / "embeddings.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 32  # both finished batches, committed
+
     resumed = build_index(articles_copy, index_dir, embedder=embedder, progress=False, batch_size=16)
-    assert resumed.reused == 32
-    assert resumed.embedded == resumed.passages + resumed.sentences - 32
+    # Those 32 vectors come back from the cache (more texts if one of them occurs twice, as an
+    # overlap between passages can repeat a sentence); only the rest is embedded.
+    assert 32 <= resumed.reused <= 40
+    assert resumed.embedded == resumed.passages + resumed.sentences - resumed.reused
 
     clean = build_index(articles_copy, tmp_path / "clean", embedder=embedder, progress=False, batch_size=16)
     a, b = load_index(index_dir), load_index(tmp_path / "clean")

@@ -87,7 +87,8 @@ def test_markers_parsed_and_stripped():
 
 
 def test_names_transliterated_into_hangul_are_found():
-    ev = {1: "브래드 스미스 마이크로소프트 사장은 저스틴 린이 이끄는 큐원과 에릭 슈미트를 언급했다. 금융 시장의 사장들."}
+    ev = {1: "브래드 스미스 마이크로소프트 사장은 저스틴 린이 이끄는 큐원과 에릭 슈미트를 언급했다. "
+             "금융 시장의 사장들."}
     assert check("Brad Smith of Microsoft mentioned Justin Lin and Eric Schmidt [1].", ev).verified
     for made_up in ("Kim Hyun-sung", "Zhang Wei", "Sundar Pichai"):
         c = check(f"{made_up} said so [1].", ev)

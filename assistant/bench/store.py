@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench import Mixture, cluster_count, percentiles, time_calls
+from . import Mixture, cluster_count, percentiles, time_calls
 
 K = 10
 
@@ -30,8 +30,8 @@ def bench_stores(n: int = 100_000, *, n_queries: int = 200, seed: int = 0, max_s
     """p50 latency, recall@10 and build time of FAISS HNSW and Milvus Lite HNSW at `n` vectors."""
     import faiss
 
-    from . import index as index_mod
-    from . import milvus_store
+    from .. import index as index_mod
+    from .. import milvus_store
 
     mix = Mixture.make(cluster_count(n), seed=seed)
     log(f"stores {n:,}: generating vectors ({mix.describe()})")

@@ -22,9 +22,9 @@ BATCH = 64
 
 
 def _texts(articles_dir: Path, n: int) -> list[str]:
-    from .chunking import ChunkSettings, embedding_text, split_articles
-    from .corpus import load_articles
-    from .korean import sentences
+    from ..chunking import ChunkSettings, embedding_text, split_articles
+    from ..corpus import load_articles
+    from ..korean import sentences
 
     articles, _ = load_articles(articles_dir)
     passages = split_articles(articles, ChunkSettings())
@@ -47,8 +47,8 @@ def bench_ray(articles_dir: Path, *, n: int = 512, log: Callable[[str], None] = 
     import ray
     from ray.cluster_utils import Cluster
 
-    from .distributed import RayEmbedding
-    from .embedding import Embedder, EmbeddingCache, embed_with_cache
+    from ..distributed import RayEmbedding
+    from ..embedding import Embedder, EmbeddingCache, embed_with_cache
 
     texts = _texts(articles_dir, n)
     cores = len(os.sched_getaffinity(0))
@@ -115,7 +115,7 @@ def render(r: dict) -> str:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from .settings import default_articles_dir
+    from ..settings import default_articles_dir
 
     result = bench_ray(default_articles_dir(), log=(lambda s: None) if args.json else print)
     print(json.dumps(result, indent=2) if args.json else render(result))
