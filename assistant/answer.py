@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -298,6 +298,9 @@ class Assistant:
         for text in texts:
             c = verify.check(text, passages, years)
             body = verify.strip_markers(text)
+            if c.verified and not c.markers and len(body) > 3:  # no marker, no fact to place it by: cite the
+                closest = self._ground(body, range(1, min(len(r.hits), self.settings.reader_depth) + 1), r.hits)
+                c = replace(c, markers=(closest[0].marker,), repointed=True) if closest else c  # closest passage
             marked = body + "".join(f" [{m}]" for m in c.markers)
             ok = c.verified and bool(c.markers) and not _wrong_language(body, r.lang) and not _echo(body, r.question)
             quotes = self._ground(body, c.markers, r.hits) if ok else ()

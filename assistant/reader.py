@@ -94,33 +94,45 @@ def messages(question: str, evidence: Sequence[Evidence], lang: str) -> list[Mes
 
 
 def parse(reply: str) -> Draft:
-    """Split the reply into its short-answer line and its sentences (markers stay in the sentences)."""
-    lines = [ln.strip(" -*•\t") for ln in reply.strip().splitlines() if ln.strip(" -*•\t")]
+    """Split the reply into its short-answer line and its sentences (markers stay in the sentences).
+
+    The first line is the short answer only when it is short and cites nothing; a model that skips
+    the short line and writes "[1] ..." lines gets all of them read as sentences.
+    """
+    lines = [_marker_last(ln.strip(" -*•\t")) for ln in reply.strip().splitlines() if ln.strip(" -*•\t")]
     if not lines:
         return Draft("", (), True)
-    short = _SHORT_PREFIX.sub("", lines[0]).strip()
-    body = " ".join(lines[1:])
-    if not body and verify.markers(short):  # a one-line reply: its sentence is the answer
-        body = short
-        short = ""
-    sentences = tuple(s.strip() for s in _SENTENCE_END.split(body) if s and s.strip() and _has_words(s))
-    declined = short.upper().startswith(NONE) or (bool(_NOT_STATED.search(short)) and not verify.claims(short))
-    return Draft(verify.strip_markers(short).rstrip("."), _attach_markers(sentences), declined)
+    first = _SHORT_PREFIX.sub("", lines[0]).strip()
+    if len(lines) > 1 and not verify.markers(first) and len(first) <= 80:
+        short, body = first, " ".join(lines[1:])
+    elif len(lines) == 1 and not verify.markers(first):
+        short, body = first, first  # a bare short answer: checked like a sentence
+    else:
+        short, body = "", " ".join(lines)
+    sentences: list[str] = []
+    for piece in (p.strip() for p in _SENTENCE_END.split(body) if p and p.strip()):
+        if _has_words(piece):
+            sentences.append(piece)
+        elif sentences and verify.markers(piece):  # "... fell 17%. [1]": the marker closes the sentence
+            sentences[-1] = f"{sentences[-1]} {piece}"
+    if len(sentences) > 1 and not re.search(r"[.!?。)\"'”]$", verify.strip_markers(sentences[-1])):
+        sentences.pop()  # cut off by the token limit mid-sentence
+    declined = first.upper().startswith(NONE) or (bool(_NOT_STATED.search(first)) and not verify.claims(first))
+    return Draft(verify.strip_markers(short).rstrip("."), tuple(sentences), declined)
+
+
+def _marker_last(line: str) -> str:
+    """"[3] One. Two." -> "One. [3] Two.": a marker that opens a line belongs to the sentence after it."""
+    m = re.match(r"^((?:\[\d{1,2}\]\s*)+)(.+)$", line)
+    if not m or not _has_words(m.group(2)):
+        return line
+    first = re.match(r"(.+?[.!?。])(\s+.*)?$", m.group(2).strip())
+    head, tail = (first.group(1), first.group(2) or "") if first else (m.group(2).strip(), "")
+    return f"{head} {m.group(1).strip()}{tail}"
 
 
 def _has_words(s: str) -> bool:
     return any(c.isalnum() for c in verify.strip_markers(s))
-
-
-def _attach_markers(sentences: tuple[str, ...]) -> tuple[str, ...]:
-    """"... fell 17%. [1]" splits into a sentence and a lone marker: give the marker back to its sentence."""
-    out: list[str] = []
-    for s in sentences:
-        if out and not _has_words(s) and verify.markers(s):
-            out[-1] = f"{out[-1]} {s.strip()}"
-        else:
-            out.append(s)
-    return tuple(out)
 
 
 class Gate:
@@ -148,30 +160,41 @@ class Gate:
         return self._advance(final=True)
 
     def _advance(self, final: bool) -> str:
-        limit = len(self.text)
+        text = self.text
+        limit = horizon = len(text)
         if not final:
-            cut = max(self.text.rfind(" "), self.text.rfind("\n"))
+            cut = max(text.rfind(" "), text.rfind("\n"))
             limit = cut + 1 if cut >= self.released else self.released
-        # Sentences already past: start a fresh check at each sentence boundary.
-        segment_start = max(self.text.rfind("\n", 0, self.released) + 1, _last_boundary(self.text, self.released))
-        if self.blocked_at is not None and _last_boundary(self.text, limit) > self.blocked_at:
+            # A number may still get its scale word or unit ("5" -> "5 billion dollars"): a claim is judged
+            # only once two more words have followed it.
+            starts = [m.start() for m in re.finditer(r"\S+", text)]
+            horizon = starts[-2] if len(starts) >= 2 else 0
+        # Each sentence is judged afresh: a false claim blocks only the rest of its own sentence.
+        segment_start = max(text.rfind("\n", 0, self.released) + 1, _last_boundary(text, self.released))
+        if self.blocked_at is not None and _last_boundary(text, limit) > self.blocked_at:
             self.blocked_at = None
-            self.released = _last_boundary(self.text, limit)
+            self.released = _last_boundary(text, limit)
             segment_start = self.released
         if self.blocked_at is not None:
             return ""
-        bracket = self.text.find("[", self.released, limit)
+        bracket = text.find("[", self.released, limit)
         if bracket != -1 and not final:
-            close = self.text.find("]", bracket)
+            close = text.find("]", bracket)
             if close == -1 or close >= limit:
                 limit = bracket
-        segment = self.text[segment_start:limit]
+        segment = text[segment_start:limit if final else len(text)]
         for c in verify.claims(segment):
-            if not any(verify.supported(c, ev, self.all_years) for ev in self.evidence.values()):
-                self.blocked_at = segment_start + c.start
-                limit = min(limit, self.blocked_at)
+            start, end = segment_start + c.start, segment_start + c.end
+            if start >= limit:
                 break
-        out = self.text[self.released:limit] if limit > self.released else ""
+            if not final and end > horizon:
+                limit = min(limit, start)  # still being written
+                break
+            if not any(verify.supported(c, ev, self.all_years) for ev in self.evidence.values()):
+                self.blocked_at = start
+                limit = min(limit, start)
+                break
+        out = text[self.released:limit] if limit > self.released else ""
         self.released = max(self.released, limit)
         return out
 
