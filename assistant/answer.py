@@ -312,9 +312,11 @@ class Assistant:
         extra = {**extra, "dropped": [x.text for x in sentences if not x.verified]}
         if not kept:
             # Nothing the reader wrote could be checked (made-up facts, the wrong language, the question said
-            # back): the articles' own sentences instead, saying why. Measured on dev, refusing here instead
-            # refused 8 answerable English questions for 3 unanswerable ones caught.
+            # back): the articles' own sentences instead, saying why; unless the reader was unsure the evidence
+            # answers at all and then made facts up, which on dev marked unanswerable questions only.
             made_up = any(x.missing for x in sentences)
+            if made_up and extra.get("p_yes", 1.0) < self.settings.reader_made_up_refuse_below:
+                return self._abstain(r, t0, {**extra, "made_up": True}, timings)
             notice = MESSAGES[r.lang]["made_up" if made_up else "unverified"]
             return self._extractive(r, t0, [notice], {**extra, "made_up": made_up}, timings)
         cited = tuple(dict.fromkeys(m for x in kept for m in x.markers))

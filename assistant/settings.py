@@ -79,6 +79,9 @@ class Settings:
     reader_max_tokens: int = 80  # a short answer and two sentences fit; a rambling reply is cut
     reader_yes_ko: float = 0.2758  # eval/tune_reader.py on dev: at most 5% of answerable questions refused
     reader_yes_en: float = 0.351
+    # A reply whose facts are all made up is a refusal when P(answerable) was below this: on dev, every
+    # answerable question with a made-up reply had P >= 0.49, and 2 of 3 unanswerable ones were below.
+    reader_made_up_refuse_below: float = 0.48
     reader_margin_slack: float = 0.0  # how far below the extractive margin the reader may still try
     reader_timeout: float = field(default_factory=lambda: float(os.environ.get("NEWSQA_READER_TIMEOUT", "30")))
     # A question naming a period ("2025년 1월") lifts that period's articles by this share of the

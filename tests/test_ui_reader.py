@@ -9,7 +9,7 @@ import pytest
 from conftest import serving
 
 INPUT = "#qa-question input"
-EN = "Where did Nvidia shares finish trading on January 30?"
+EN = "so what odds does the Qwen guy at Alibaba give chinese labs of overtaking openai in the next 3-5 yrs?"
 KO = "엔비디아 주가는 하루에 얼마나 떨어졌나?"
 
 
@@ -39,9 +39,9 @@ def test_ask_stream_through_gradio_client(reader_client):
     outputs = list(job)  # every streamed update, in order
     assert outputs[0]["sources"] and outputs[0]["partial"] == ""
     final = outputs[-1]
-    assert final.get("final") and "124.65" in final["answer"]
+    assert final.get("final") and "20%" in final["answer"]
     assert not re.search("[가-힣]", final["answer"])
-    assert any("124.65" in q["text"] for s in final["sentences"] for q in s["quotes"])
+    assert any("20%" in q["text"] for s in final["sentences"] for q in s["quotes"])
     partials = [o["partial"] for o in outputs if "partial" in o and o["partial"]]
     assert partials and all(a == b[: len(a)] for a, b in zip(partials, partials[1:]))  # text only grows
 
@@ -65,7 +65,7 @@ def test_browser_sources_first_then_checked_streamed_answer(page):
     page.wait_for_selector("#qa-chat .qa-pending details.qa-sources .qa-source")
     page.wait_for_selector("#qa-chat .qa-reply .qa-check", timeout=120_000)
     reply = page.locator("#qa-chat .qa-reply").last
-    assert "124.65" in reply.locator(".qa-reader").inner_text()
+    assert "20%" in reply.locator(".qa-reader").inner_text()
     assert "verified" in reply.locator(".qa-check").first.inner_text()
     assert re.search("[가-힣]", reply.locator(".qa-original").first.inner_text())  # the Korean original beside it
     assert "qwen2.5" in reply.locator(".qa-reader-info").inner_text()
