@@ -48,15 +48,22 @@ class Check:
 
 
 @cache
+def _entries() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(name, its forms) per line of names.tsv, read once for both the check and the English rewrite."""
+    out = []
+    for line in NAMES_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, forms = line.partition("\t")
+            out.append((name.strip(), tuple(f.strip() for f in forms.split(",") if f.strip())))
+    return tuple(out)
+
+
+@cache
 def glossary() -> dict[str, tuple[str, ...]]:
     """name (lower case) -> the forms a Korean article may write it in."""
     out: dict[str, tuple[str, ...]] = {}
-    for line in NAMES_FILE.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        name, _, forms = line.partition("\t")
-        found = tuple(f.strip() for f in forms.split(",") if f.strip())
-        for key in {name.strip().lower(), *name.lower().split()}:
+    for name, found in _entries():
+        for key in {name.lower(), *name.lower().split()}:
             out[key] = out.get(key, ()) + found
     return out
 
@@ -214,23 +221,18 @@ def check(sentence: str, evidence: Mapping[int, str], years: Mapping[int, tuple[
 
 def english_names(text: str) -> str:
     """Korean spellings of known names in an English sentence, written the English way (딥시크 -> DeepSeek)."""
-    for name, forms in _name_forms():
-        for form in forms:
-            if form in text:
-                text = re.sub(rf"{re.escape(form)}(\([^)]*\))?", name, text)
+    for name, form in _name_forms():
+        if form in text:
+            text = re.sub(rf"{re.escape(form)}(\([^)]*\))?", name, text)
     return text
 
 
 @cache
-def _name_forms() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(Name as written in English, its Hangul forms), longest forms first so 오픈AI wins over AI."""
-    display = {}
-    for line in NAMES_FILE.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, forms = line.partition("\t")
-            hangul = tuple(f.strip() for f in forms.split(",") if re.search("[가-힣]", f))
-            if hangul and name.strip()[0].isupper():
-                display.setdefault(name.strip(), hangul)
-    pairs = [(n, f) for n, fs in display.items() for f in fs]
-    pairs.sort(key=lambda p: -len(p[1]))
-    return tuple((n, (f,)) for n, f in pairs)
+def _name_forms() -> tuple[tuple[str, str], ...]:
+    """(name as written in English, one Hangul form), longest forms first so 오픈AI wins over AI."""
+    display: dict[str, tuple[str, ...]] = {}
+    for name, forms in _entries():
+        hangul = tuple(f for f in forms if re.search("[가-힣]", f))
+        if hangul and name[0].isupper():
+            display.setdefault(name, hangul)
+    return tuple(sorted(((n, f) for n, fs in display.items() for f in fs), key=lambda p: -len(p[1])))
