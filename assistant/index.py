@@ -453,17 +453,22 @@ def load_index(index_dir: Path) -> LoadedIndex:
         problems.append(f"{len(sentences)} sentences but {sentence_faiss.ntotal} sentence vectors")
     if any(not 0 <= s.passage < len(passages) for s in sentences):
         problems.append("a sentence belongs to no passage")
-    for p in passages:
-        a = articles.get(p.doc_id)
-        if a is None or a.text[p.start : p.end] != p.text:
-            problems.append(f"passage {p.id} does not match its article text")
-            break
+    problems += passage_mismatch(passages, articles)
     if problems:
         raise IndexCorrupt(f"The index at {index_dir} is inconsistent: {'; '.join(problems)}. {hint}")
     for index in (vectors, sentence_faiss):
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = manifest.get("faiss", {}).get("efSearch", HNSW_EF_SEARCH)
     return LoadedIndex(path, manifest, vectors, passages, articles, sentences, sentence_faiss, lexical, background)
+
+
+def passage_mismatch(passages: list[Passage], articles: dict[str, Article]) -> list[str]:
+    """The first passage whose text is not its article's text at its offsets, as a problem line (or none)."""
+    for p in passages:
+        a = articles.get(p.doc_id)
+        if a is None or a.text[p.start : p.end] != p.text:
+            return [f"passage {p.id} does not match its article text"]
+    return []
 
 
 def _typed(cls: type, row: object) -> object:

@@ -252,7 +252,7 @@ class MilvusStore:
         return manifest
 
     def load(self):  # noqa: ANN201 - index.LoadedIndex
-        from .index import LoadedIndex, Sentence
+        from .index import LoadedIndex, Sentence, passage_mismatch
 
         manifest = self.read_manifest()
         c = client(self.spec)
@@ -282,11 +282,7 @@ class MilvusStore:
             problems.append(f"{len(sentences)} sentences, the manifest says {corpus.get('sentences')}")
         if len(articles) != corpus.get("articles"):
             problems.append(f"{len(articles)} articles, the manifest says {corpus.get('articles')}")
-        for p in passages:
-            a = articles.get(p.doc_id)
-            if a is None or a.text[p.start : p.end] != p.text:
-                problems.append(f"passage {p.id} does not match its article text")
-                break
+        problems += passage_mismatch(passages, articles)
         if problems:
             raise IndexCorrupt(f"The index in Milvus at {self.spec} is inconsistent: "
                                f"{'; '.join(problems)}. {self.hint}")
