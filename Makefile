@@ -75,7 +75,7 @@ $(DATASETS_STAMP):
 	@dpkg -s $(DATASET_PACKAGES) >/dev/null 2>&1 && touch $@ || true
 
 lint: install
-	$(VENV)/bin/ruff check assistant ui tests
+	$(VENV)/bin/ruff check assistant ui tests eval
 
 eval: install index
 	$(PY) -m assistant eval

@@ -245,9 +245,10 @@ def annotate(text: str, article_date: Period | str | None, lang: str = "ko") -> 
     """`text` with each relative date followed by its resolution: "지난해 1월(2025년 1월)"."""
     parts, pos = [], 0
     for start, end, resolved in resolve_relative(text, article_date, lang):
-        if text[start:end].strip() == resolved:
-            continue
-        parts += [text[pos:end], f"({resolved})" if lang == "ko" else f" ({resolved})"]
+        note = f"({resolved})" if lang == "ko" else f" ({resolved})"
+        if text[start:end].strip() == resolved or text.startswith(note.strip(), end + (lang != "ko")):
+            continue  # nothing to add, or said already (a sentence copied from annotated evidence)
+        parts += [text[pos:end], note]
         pos = end
     parts.append(text[pos:])
     return "".join(parts)

@@ -56,8 +56,11 @@ class LLM(Protocol):
 
 def chatml(messages: Sequence[Message], reply_prefix: str = "") -> str:
     """Qwen2.5's chat format, written out so the prompt is exactly what was measured."""
-    parts = [f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages]
-    return "".join(parts) + "<|im_start|>assistant\n" + reply_prefix
+    return _turns(messages) + "<|im_start|>assistant\n" + reply_prefix
+
+
+def _turns(messages: Sequence[Message]) -> str:
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
 
 
 class LocalLlama:
@@ -105,9 +108,13 @@ class LocalLlama:
 
         llm = self._llm
         tokens = llm.tokenize(chatml(messages).encode(), add_bos=False, special=True)
-        # Keep the KV cache of the longest shared prefix (the system prompt), and leave the state where
-        # stream() on the same messages picks up without evaluating the prompt again.
-        keep = min(llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens), len(tokens) - 1)
+        # Keep the KV cache of the system prompt only, never more: evaluating the rest in one batch from the
+        # same state makes the answer the same whichever question came before (a longer reused prefix
+        # changes the batch, hence the floating-point sums, hence at times a greedy choice). Leave the state
+        # where stream() on the same messages picks up without evaluating the prompt again.
+        system = len(llm.tokenize(_turns(messages[:-1]).encode(), add_bos=False, special=True))
+        keep = min(llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens), system,
+                   len(tokens) - 1)
         llm.n_tokens = keep
         try:
             llm.eval(tokens[keep:])

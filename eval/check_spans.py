@@ -52,34 +52,34 @@ ID_RE = {
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
-def read_lines(doc_id):
+def read_lines(doc_id: str) -> list[str]:
     with open(os.path.join(ARTICLES, doc_id + ".txt"), encoding="utf-8") as f:
         return f.read().split("\n")
 
 
-def body_lines(doc_id):
+def body_lines(doc_id: str) -> tuple[list[str], list[str]]:
     """Return (body, other) lists of non-empty lines."""
-    lines = [l for l in read_lines(doc_id)]
+    lines = [ln for ln in read_lines(doc_id)]
     if doc_id == DOC_A:
-        body = [l for l in lines if l.strip() and not l.strip().startswith("(취재:")]
-        other = [l for l in lines if l.strip().startswith("(취재:")]
+        body = [ln for ln in lines if ln.strip() and not ln.strip().startswith("(취재:")]
+        other = [ln for ln in lines if ln.strip().startswith("(취재:")]
         assert len(other) == 1, "expected exactly one credits line in 000"
         return body, other
     if doc_id == DOC_B:
-        stripped = [l.strip() for l in lines]
+        stripped = [ln.strip() for ln in lines]
         start = stripped.index(B_START)
-        end = next(i for i, l in enumerate(stripped) if l.endswith(B_END))
+        end = next(i for i, ln in enumerate(stripped) if ln.endswith(B_END))
         assert start < end
-        inside = [l for l in lines[start:end + 1] if l.strip()]
-        caps = [l for l in inside if l.strip() in B_CAPTIONS]
+        inside = [ln for ln in lines[start:end + 1] if ln.strip()]
+        caps = [ln for ln in inside if ln.strip() in B_CAPTIONS]
         assert len(caps) == 2, "expected both caption lines inside the 001 body range"
-        body = [l for l in inside if l.strip() not in B_CAPTIONS]
-        other = [l for l in lines[:start] + caps + lines[end + 1:] if l.strip()]
+        body = [ln for ln in inside if ln.strip() not in B_CAPTIONS]
+        other = [ln for ln in lines[:start] + caps + lines[end + 1:] if ln.strip()]
         return body, other
     raise KeyError(doc_id)
 
 
-def longest_common_substring(a, b):
+def longest_common_substring(a: str, b: str) -> int:
     best = 0
     prev = [0] * (len(b) + 1)
     for i in range(1, len(a) + 1):
@@ -93,7 +93,7 @@ def longest_common_substring(a, b):
     return best
 
 
-def main():
+def main() -> int:
     docs = {d: body_lines(d) for d in (DOC_A, DOC_B)}
     errors, warnings = [], []
     rows = []
@@ -168,11 +168,11 @@ def main():
                 errors.append(f"{rid}: span length {len(t)} outside {MIN_SPAN}-{MAX_SPAN}: {t!r}")
             if "\n" in t:
                 errors.append(f"{rid}: span contains a newline")
-            hits = [l for l in body if t in l]
+            hits = [ln for ln in body if t in ln]
             if not hits:
-                where = " (found only in chrome/caption/teaser/credits text)" if any(t in l for l in other) else ""
+                where = " (found only in chrome/caption/teaser/credits text)" if any(t in ln for ln in other) else ""
                 errors.append(f"{rid}: span not found in {d} body{where}: {t!r}")
-            elif any(t in l for l in other):
+            elif any(t in ln for ln in other):
                 warnings.append(f"{rid}: span also occurs in non-body text of {d}: {t!r}")
             lcs = longest_common_substring(q, t)
             if lcs > MAX_COPY:
@@ -211,7 +211,7 @@ def main():
     # ---- coverage of article lines ----
     cover = {}
     for d, (body, _) in docs.items():
-        covered = sum(any(t in l for (dd, t) in span_use if dd == d) for l in body)
+        covered = sum(any(t in ln for (dd, t) in span_use if dd == d) for ln in body)
         cover[d] = (covered, len(body))
 
     # ---- summary ----

@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 
-from assistant import llm as llms
 from assistant import reader
 from assistant.answer import Assistant
 from assistant.evaluate import load_questions

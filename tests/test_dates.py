@@ -91,3 +91,12 @@ def test_annotate_appends_the_resolution():
     assert annotate("트럼프 대통령 (지난해 1월) : 경고", "2026-01") == "트럼프 대통령 (지난해 1월(2025년 1월)) : 경고"
     assert annotate("It fell yesterday.", "2025-01-31", "en") == "It fell yesterday (30 January 2025)."
     assert annotate("날짜 없는 글", "") == "날짜 없는 글"
+
+
+def test_annotate_twice_adds_nothing():
+    """A reader's sentence copied from annotated evidence is annotated again before it is shown."""
+    once = annotate("딥시크는 지난해 5월 공개한 논문에서 설명했다.", "2026-01")
+    assert once == "딥시크는 지난해 5월(2025년 5월) 공개한 논문에서 설명했다."
+    assert annotate(once, "2026-01") == once
+    en = annotate("It fell yesterday.", "2025-01-31", "en")
+    assert annotate(en, "2025-01-31", "en") == en

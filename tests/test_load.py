@@ -5,6 +5,7 @@ Both are slow (about a minute each): `make test-all` runs them."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import statistics
@@ -116,10 +117,15 @@ def test_20_concurrent_users_through_one_reader_model(reader_assistant, capsys):
     exactly the answer the same question gets alone (greedy decoding: concurrency must not mix them up)."""
     from gradio_client import Client
 
+    from assistant.answer import Assistant
     from conftest import serving
 
-    alone = {q: reader_assistant.ask(q).text for q in QUESTIONS[:4]}
-    with serving(reader_assistant) as url:
+    # The test is of sharing, not of the time budget: a machine busy enough to push one answer past 30 s of
+    # model time would turn it into the (correct, but different) quoted fallback.
+    shared = Assistant(reader_assistant.retriever, dataclasses.replace(reader_assistant.settings, reader_timeout=600),
+                       llm=reader_assistant.llm)
+    alone = {q: shared.ask(q).text for q in QUESTIONS[:4]}
+    with serving(shared) as url:
         clients = [Client(url, verbose=False) for _ in range(4)]
         questions = [QUESTIONS[i % 4] for i in range(20)]  # answerable ones, in both languages
         t0 = time.perf_counter()

@@ -57,6 +57,17 @@ def test_on_topic_unanswerable_question_is_refused(reader_assistant):
     assert ans.related and not ans.citations
 
 
+def test_same_question_gets_the_same_answer_whatever_came_before(reader_assistant):
+    """Greedy decoding is only repeatable if the prompt is evaluated the same way each time: asked right
+    after itself, a question's whole prompt sits in the KV cache, and reusing it changed the answer."""
+    q = "딥시크 R1의 등장은 냉전 시대의 어떤 사건에 견주어졌나?"
+    reader_assistant.ask("엔비디아 주가는 하루에 얼마나 떨어졌나?")
+    after_another, again = reader_assistant.ask(q), reader_assistant.ask(q)
+    assert after_another.extra["p_yes"] == again.extra["p_yes"]
+    assert after_another.extra.get("reply") == again.extra.get("reply")
+    assert after_another.text == again.text
+
+
 def test_streaming_releases_only_checked_text(reader_assistant):
     events = list(reader_assistant.stream("엔비디아 주가는 하루에 얼마나 떨어졌나?"))
     assert events[0].kind == "sources" and events[0].hits
