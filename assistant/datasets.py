@@ -140,7 +140,8 @@ def eval_debian_faq(methods: tuple[str, ...] = ("routed", "dense", "bm25"), *, c
     from ranx import Qrels, Run, evaluate
 
     from .embedding import Embedder
-    from .index import build_index, is_up_to_date
+    from .index import build_index
+    from .manifest import is_up_to_date
     from .retriever import Retriever
     from .settings import Settings
     from .vectors import expected_method

@@ -31,7 +31,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +38,16 @@ import numpy as np
 from . import korean
 from .chunking import ChunkSettings, Passage, embedding_text, split_articles
 from .corpus import Article, Skipped, corpus_sha256, load_articles
-from .errors import BuildLocked, IndexCorrupt, IndexMismatch, IndexMissing, NewsQAError, rebuild_hint
+from .errors import BuildLocked, IndexCorrupt, NewsQAError, rebuild_hint
 from .lexical import LexicalIndex
+from .manifest import (
+    FORMAT,
+    MANIFEST,
+    package_version,
+    passage_mismatch,
+    read_manifest,
+)
 
-FORMAT = 2  # 2: articles carry a parsed date (date_iso, date_source)
-MANIFEST = "manifest.json"
 BACKGROUND = Path(__file__).parent / "data" / "background.txt"
 # Exact search up to EXACT_LIMIT vectors, HNSW above: measured by `python -m assistant bench` on
 # 2 cores (docs/scaling.md), one IndexFlatIP query takes ~1 ms at 10k vectors but ~50 ms at 100k
@@ -96,13 +100,6 @@ class LoadedIndex:
         return rows, self.sentence_faiss.reconstruct_n(rows.start, len(rows))
 
 
-def package_version() -> str:
-    try:
-        return version("news-qa")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
 def background_sentences() -> list[str]:
     """Generic sentences on other topics; how well a question matches them is its off-topic baseline."""
     lines = BACKGROUND.read_text(encoding="utf-8").splitlines()
@@ -129,23 +126,6 @@ def make_faiss(vectors: np.ndarray) -> tuple[object, dict]:
     if n:
         index.add(vectors)
     return index, info | {"ntotal": int(n), "exact_limit": EXACT_LIMIT}
-
-
-# --- locations -------------------------------------------------------------------
-
-
-def resolve(index_dir: Path) -> Path:
-    """The build directory behind an index home (or the directory itself if it is a build)."""
-    current = index_dir / "current"
-    if current.exists():
-        return current.resolve()
-    if (index_dir / MANIFEST).exists():
-        return index_dir
-    if current.is_symlink():
-        raise IndexCorrupt(f"{current} points to a missing build. {rebuild_hint(index_dir)}")
-    raise IndexMissing(
-        f"No index at {index_dir}. Build it with: python -m assistant build --index {index_dir}"
-    )
 
 
 @contextmanager
@@ -350,67 +330,6 @@ def _fsync_dir(path: Path) -> None:
 # --- load ----------------------------------------------------------------------------
 
 
-def read_manifest(index_dir: Path) -> tuple[Path, dict]:
-    path = resolve(index_dir)
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        if not isinstance(manifest, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as e:
-        raise IndexCorrupt(f"The index manifest at {path} is unreadable ({e}). {rebuild_hint(index_dir)}") from e
-    if any(not isinstance(manifest.get(key, {}), dict) for key in ("model", "corpus", "chunking", "files", "faiss")):
-        raise IndexCorrupt(f"The index manifest at {path} is malformed. {rebuild_hint(index_dir)}")
-    if manifest.get("format") != FORMAT:
-        raise IndexMismatch(
-            f"The index at {index_dir} has format {manifest.get('format')}, this version reads {FORMAT}. "
-            f"{rebuild_hint(index_dir)}"
-        )
-    return path, manifest
-
-
-def check_compatible(manifest: dict, index_dir: Path, *, model: str, weights_sha256: str | None,
-                     chunk: ChunkSettings | None, sentence_vectors: str | None = None) -> None:
-    """Refuse an index built with another model, chunking or sentence vectors, naming the fix."""
-    built_sv = manifest.get("sentence_vectors", "separate")  # builds before the setting existed
-    if sentence_vectors is not None and built_sv != sentence_vectors:
-        raise IndexMismatch(
-            f"The index at {index_dir} has {built_sv} sentence vectors, this assistant expects "
-            f"{sentence_vectors}. {rebuild_hint(index_dir)} (or set NEWSQA_SENTENCE_VECTORS={built_sv})"
-        )
-    built = manifest.get("model", {})
-    if built.get("name") != model or (weights_sha256 and built.get("weights_sha256") != weights_sha256):
-        raise IndexMismatch(
-            f"The index at {index_dir} was built with model {built.get('name')!r} "
-            f"(weights {str(built.get('weights_sha256'))[:12]}), but this assistant uses {model!r}"
-            f"{f' (weights {weights_sha256[:12]})' if weights_sha256 else ''}. {rebuild_hint(index_dir)}"
-            f" (or set NEWSQA_MODEL={built.get('name')})"
-        )
-    if chunk is not None and manifest.get("chunking") != chunk.to_dict():
-        c = manifest.get("chunking", {})
-        differ = sorted(k for k, v in chunk.to_dict().items() if c.get(k) != v)
-        raise IndexMismatch(
-            f"The index at {index_dir} was cut into passages of {c.get('size')}/{c.get('overlap')} "
-            f"characters (size/overlap), this assistant expects {chunk.size}/{chunk.overlap}"
-            f" (chunking settings that differ: {', '.join(differ)}). {rebuild_hint(index_dir)}"
-        )
-
-
-def is_up_to_date(index_dir: Path, articles_dir: Path, *, model: str, chunk: ChunkSettings,
-                  sentence_vectors: str | None = None) -> bool:
-    """True when the index was built from these articles with this model, chunking and sentence vectors."""
-    try:
-        path, manifest = read_manifest(index_dir)
-        check_compatible(manifest, index_dir, model=model, weights_sha256=None, chunk=chunk,
-                         sentence_vectors=sentence_vectors)
-    except NewsQAError:
-        return False
-    for name, size in manifest.get("files", {}).items():  # a truncated file must be rebuilt too
-        if not (path / name).is_file() or (path / name).stat().st_size != size:
-            return False
-    articles, _ = load_articles(articles_dir)
-    return manifest.get("corpus", {}).get("sha256") == corpus_sha256(articles)
-
-
 def load_index(index_dir: Path) -> LoadedIndex:
     """Read a build and check its parts agree; every failure names the command that fixes it."""
     import faiss
@@ -460,15 +379,6 @@ def load_index(index_dir: Path) -> LoadedIndex:
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = manifest.get("faiss", {}).get("efSearch", HNSW_EF_SEARCH)
     return LoadedIndex(path, manifest, vectors, passages, articles, sentences, sentence_faiss, lexical, background)
-
-
-def passage_mismatch(passages: list[Passage], articles: dict[str, Article]) -> list[str]:
-    """The first passage whose text is not its article's text at its offsets, as a problem line (or none)."""
-    for p in passages:
-        a = articles.get(p.doc_id)
-        if a is None or a.text[p.start : p.end] != p.text:
-            return [f"passage {p.id} does not match its article text"]
-    return []
 
 
 def _typed(cls: type, row: object) -> object:

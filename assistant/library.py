@@ -33,7 +33,8 @@ from .corpus import (
 )
 from .dates import parse_date
 from .errors import NewsQAError
-from .index import BuildReport, LoadedIndex, build_index, resolve
+from .index import BuildReport, LoadedIndex, build_index
+from .manifest import resolve
 
 MAX_FILES_PER_ADD = 20  # per upload or command
 MAX_ARTICLES = 5000  # in the whole library

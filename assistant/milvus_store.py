@@ -243,7 +243,7 @@ class MilvusStore:
             manifest = json.loads(text)
         except ValueError as e:
             raise IndexCorrupt(f"The manifest in Milvus collection {meta} is unreadable ({e}). {self.hint}") from e
-        from .index import FORMAT
+        from .manifest import FORMAT
 
         if manifest.get("format") != FORMAT:
             raise IndexMismatch(f"The index in Milvus at {self.spec} has format {manifest.get('format')}, "
@@ -252,7 +252,8 @@ class MilvusStore:
         return manifest
 
     def load(self):  # noqa: ANN201 - index.LoadedIndex
-        from .index import LoadedIndex, Sentence, passage_mismatch
+        from .index import LoadedIndex, Sentence
+        from .manifest import passage_mismatch
 
         manifest = self.read_manifest()
         c = client(self.spec)

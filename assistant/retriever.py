@@ -19,8 +19,9 @@ import numpy as np
 
 from .corpus import normalize
 from .dates import bound, question_period
-from .index import LoadedIndex, check_compatible
+from .index import LoadedIndex
 from .korean import has_hangul
+from .manifest import check_compatible
 from .settings import Settings, default_index_dir
 from .store import open_store
 from .vectors import effective_method

@@ -108,7 +108,7 @@ class FaissStore:
         self.spec, self.index_dir = spec, index_dir
 
     def read_manifest(self) -> dict:
-        from .index import read_manifest
+        from .manifest import read_manifest
 
         return read_manifest(self.index_dir)[1]
 
@@ -132,12 +132,12 @@ def is_up_to_date(spec: StoreSpec, index_dir: Path, articles_dir: Path, *, model
                   sentence_vectors: str | None = None) -> bool:
     """`build --if-stale` for any store: built from these articles with this model, chunking and vectors."""
     if not spec.is_milvus:
-        from .index import is_up_to_date as faiss_up_to_date
+        from .manifest import is_up_to_date as faiss_up_to_date
 
         return faiss_up_to_date(index_dir, articles_dir, model=model, chunk=chunk, sentence_vectors=sentence_vectors)
     from .corpus import corpus_sha256, load_articles
     from .errors import NewsQAError
-    from .index import check_compatible
+    from .manifest import check_compatible
 
     try:
         manifest = open_store(spec, index_dir).read_manifest()
