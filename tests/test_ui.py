@@ -1,11 +1,7 @@
-"""The chat UI end to end: the real app on a free local port, called through gradio_client and driven in Chromium.
-
-Set NEWSQA_SCREENSHOT=docs/screenshot.png to refresh the screenshot in the docs.
-"""
+"""The chat UI end to end: the real app on a free local port, called through gradio_client and driven in Chromium."""
 
 from __future__ import annotations
 
-import os
 import socket
 import statistics
 import time
@@ -203,8 +199,6 @@ def test_browser_korean_answer_with_expanded_source(page, tmp_path):
         "row => { const box = row.closest('.bubble-wrap');"
         " box.scrollTop += row.getBoundingClientRect().top - box.getBoundingClientRect().top; }")
     page.screenshot(path=tmp_path / "chat.png", full_page=True)
-    if os.environ.get("NEWSQA_SCREENSHOT"):
-        page.screenshot(path=os.environ["NEWSQA_SCREENSHOT"], full_page=True)
     assert (tmp_path / "chat.png").stat().st_size > 20_000
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -69,6 +70,12 @@ def test_browser_sources_first_then_checked_streamed_answer(page):
     assert "verified" in reply.locator(".qa-check").first.inner_text()
     assert re.search("[가-힣]", reply.locator(".qa-original").first.inner_text())  # the Korean original beside it
     assert "qwen2.5" in reply.locator(".qa-reader-info").inner_text()
+    if os.environ.get("NEWSQA_SCREENSHOT"):  # the docs' picture: a checked English answer on Korean sources
+        page.wait_for_timeout(500)  # let the chat's own autoscroll finish first
+        page.locator("#qa-chat .user-row").last.evaluate(
+            "row => { const box = row.closest('.bubble-wrap');"
+            " box.scrollTop += row.getBoundingClientRect().top - box.getBoundingClientRect().top; }")
+        page.screenshot(path=os.environ["NEWSQA_SCREENSHOT"], full_page=True)
     # A machine translation of the chosen source, on request, labelled, with the original beside it.
     page.locator("#qa-translate").click()
     page.wait_for_selector("#qa-translation .qa-mt", timeout=120_000)
