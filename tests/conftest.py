@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +20,7 @@ ARTICLES = REPO / "articles"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+INPUT = "#qa-question input"  # the page's question box
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +122,35 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@contextmanager
+def open_page(browser, url: str, *, locale: str | None = "ko-KR", height: int = 1100, timeout_ms: int = 20_000,
+              before_load: Callable | None = None) -> Iterator:
+    """A fresh browser page on the app at `url`, its question box ready; `before_load(page)` attaches
+    handlers before the page loads, so nothing that happens while it loads is missed."""
+    context = browser.new_context(viewport={"width": 1400, "height": height}, locale=locale)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(timeout_ms)
+        if before_load:
+            before_load(page)
+        page.goto(url)
+        page.locator(INPUT).wait_for()
+        yield page
+    finally:
+        context.close()
+
+
+def ask_in_page(page, question: str, timeout_ms: int = 30_000) -> float:
+    """Type a question, press Enter and wait for its reply; returns the seconds until it rendered."""
+    replies = page.locator("#qa-chat .qa-reply").count()
+    page.locator(INPUT).fill(question)
+    t = time.perf_counter()
+    page.locator(INPUT).press("Enter")
+    page.wait_for_function("n => document.querySelectorAll('#qa-chat .qa-reply').length > n", arg=replies,
+                           timeout=timeout_ms)
+    return time.perf_counter() - t
 
 
 @pytest.fixture()

@@ -10,6 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from conftest import ask_in_page, open_page
+
 # (question, article, evidence the answer must quote), from eval/questions.jsonl (ko-01, en-04).
 KO = ("딥시크 R1의 등장은 냉전 시대의 어떤 사건에 견주어졌나?", "000_a64cfab21b31744d",
       "스푸트니크 위성 발사에 비유되며")
@@ -17,7 +19,6 @@ EN = ("How did DeepSeek make up for not having the newest chips?", "000_a64cfab2
       "하드웨어의 열세를 소프트웨어를 쥐어짜 극복한 겁니다")
 OFF_TOPIC_KO = "손흥민이 지난 시즌에 넣은 골은 몇 골이야?"
 HOSTILE = "<script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
-INPUT = "#qa-question input"
 
 
 @pytest.fixture(scope="module")
@@ -153,28 +154,15 @@ def test_serve_reports_a_taken_port(monkeypatch):
 # --- the page, in headless Chromium -----------------------------------------------------
 
 
-@pytest.fixture()
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="ko-KR")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+def _collect_dialogs(page) -> None:
     page.dialogs = []
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.goto(server)
-    page.locator(INPUT).wait_for()
-    yield page
-    context.close()
 
 
-def ask_in_page(page, question: str) -> float:
-    """Type a question, press Enter and wait for its reply; returns the seconds until it rendered."""
-    replies = page.locator("#qa-chat .qa-reply").count()
-    page.locator(INPUT).fill(question)
-    t = time.perf_counter()
-    page.locator(INPUT).press("Enter")
-    page.wait_for_function("n => document.querySelectorAll('#qa-chat .qa-reply').length > n", arg=replies,
-                           timeout=30_000)
-    return time.perf_counter() - t
+@pytest.fixture()
+def page(browser, server):
+    with open_page(browser, server, timeout_ms=15_000, before_load=_collect_dialogs) as page:
+        yield page
 
 
 def last_reply(page):

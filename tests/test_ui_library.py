@@ -9,11 +9,10 @@ import os
 
 import pytest
 
-from conftest import cp949_story, serving
+from conftest import INPUT, ask_in_page, cp949_story, open_page, serving
 
 QUESTION = "한빛전자 고체 배터리 공장의 연간 생산능력은?"
 FACT = "40기가와트시"
-INPUT = "#qa-question input"
 
 
 @pytest.fixture()
@@ -23,22 +22,12 @@ def library_page(browser, library_home, embedder):
 
     articles, index = library_home
     assistant = Assistant(Retriever.load(index, embedder=embedder))
-    with serving(assistant, (articles, index)) as url:
-        context = browser.new_context(viewport={"width": 1400, "height": 1400}, locale="ko-KR")
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.goto(url)
-        page.locator(INPUT).wait_for()
+    with serving(assistant, (articles, index)) as url, open_page(browser, url, height=1400) as page:
         yield page, articles
-        context.close()
 
 
 def ask(page, question: str) -> str:
-    replies = page.locator("#qa-chat .qa-reply").count()
-    page.locator(INPUT).fill(question)
-    page.locator(INPUT).press("Enter")
-    page.wait_for_function("n => document.querySelectorAll('#qa-chat .qa-reply').length > n", arg=replies,
-                           timeout=30_000)
+    ask_in_page(page, question)
     return page.locator("#qa-chat .qa-reply").last.inner_text()
 
 
@@ -94,21 +83,16 @@ def test_upload_answer_refuse_and_remove(library_page, tmp_path):
 
 @pytest.mark.browser
 def test_since_until_inputs_filter_the_sources(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="ko-KR")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(server)
-    page.locator(INPUT).wait_for()
-    page.locator("#qa-since input, #qa-since textarea").first.fill("2026-01")
-    ask(page, "엔비디아 주가는 하루에 얼마나 떨어졌나?")
-    metas = page.locator("#qa-chat .qa-reply").last.locator(".qa-meta").all_inner_texts()
-    assert metas and all("2026-01" in m for m in metas), metas
-    page.locator("#qa-until input, #qa-until textarea").first.fill("someday")
-    page.locator(INPUT).fill("엔비디아 주가는?")
-    page.locator(INPUT).press("Enter")
-    page.wait_for_function("() => document.querySelector('#qa-notice').innerText.includes('Not a date')")
-    assert page.locator("#qa-chat .qa-reply").count() == 1
-    context.close()
+    with open_page(browser, server) as page:
+        page.locator("#qa-since input, #qa-since textarea").first.fill("2026-01")
+        ask(page, "엔비디아 주가는 하루에 얼마나 떨어졌나?")
+        metas = page.locator("#qa-chat .qa-reply").last.locator(".qa-meta").all_inner_texts()
+        assert metas and all("2026-01" in m for m in metas), metas
+        page.locator("#qa-until input, #qa-until textarea").first.fill("someday")
+        page.locator(INPUT).fill("엔비디아 주가는?")
+        page.locator(INPUT).press("Enter")
+        page.wait_for_function("() => document.querySelector('#qa-notice').innerText.includes('Not a date')")
+        assert page.locator("#qa-chat .qa-reply").count() == 1
 
 
 @pytest.mark.browser

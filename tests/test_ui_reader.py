@@ -7,9 +7,8 @@ import re
 
 import pytest
 
-from conftest import serving
+from conftest import INPUT, open_page, serving
 
-INPUT = "#qa-question input"
 EN = "so what odds does the Qwen guy at Alibaba give chinese labs of overtaking openai in the next 3-5 yrs?"
 KO = "엔비디아 주가는 하루에 얼마나 떨어졌나?"
 
@@ -49,13 +48,8 @@ def test_ask_stream_through_gradio_client(reader_client):
 
 @pytest.fixture()
 def page(browser, reader_server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(reader_server)
-    page.locator(INPUT).wait_for()
-    yield page
-    context.close()
+    with open_page(browser, reader_server, locale="en-US", timeout_ms=60_000) as page:
+        yield page
 
 
 @pytest.mark.browser

@@ -20,10 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port, serving
+from conftest import INPUT, ask_in_page, free_port, open_page, serving
 
 REPO = Path(__file__).resolve().parents[1]
-INPUT = "#qa-question input"
 
 # Every payload sets window.__pwned (or opens a dialog) if it ever runs.
 HOSTILE_ARTICLE = "\n\n".join([
@@ -94,27 +93,21 @@ def test_the_hostile_article_is_indexed_verbatim(hostile_assistant):
 # --- in the browser ------------------------------------------------------------------------
 
 
-@pytest.fixture()
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+def _record_events(page) -> None:
     page.events = []
     page.on("dialog", lambda d: (page.events.append(f"dialog: {d.message}"), d.dismiss()))
     page.on("pageerror", lambda e: page.events.append(f"pageerror: {e}"))
     page.on("console", lambda m: page.events.append(f"console: {m.text}") if "pwned" in m.text else None)
-    page.goto(server)
-    page.locator(INPUT).wait_for()
-    yield page
-    context.close()
+
+
+@pytest.fixture()
+def page(browser, server):
+    with open_page(browser, server, locale=None, before_load=_record_events) as page:
+        yield page
 
 
 def ask(page, question: str) -> None:
-    replies = page.locator("#qa-chat .qa-reply").count()
-    page.locator(INPUT).fill(question)
-    page.locator(INPUT).press("Enter")
-    page.wait_for_function("n => document.querySelectorAll('#qa-chat .qa-reply').length > n", arg=replies,
-                           timeout=60_000)
+    ask_in_page(page, question, timeout_ms=60_000)
     page.wait_for_timeout(500)  # time for any onerror/onload handler to fire, if one had been created
 
 
