@@ -258,7 +258,7 @@ def english_quantity(q: Quantity) -> str:
         before, after = _CURRENCY_EN[q.unit]
         return f"{before}{number}{after}"
     return {"percent": f"{number}%", "points": f"{number} percentage points", "times": f"{number} times",
-            "year": f"{int(q.value)}"}.get(q.unit, number)
+            "year": f"{number} year{'' if q.value == 1 else 's'}"}.get(q.unit, number)  # 5년: a duration
 
 
 def english_day(d: Day) -> str:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import candidates, decide, reader, verify
 from . import llm as llms
-from . import reader, verify
 from .amounts import englishize
 from .dates import annotate
 from .korean import has_hangul, tokens
@@ -80,7 +80,8 @@ class Answer:
     short: str = ""  # the direct answer: a number, name or date
     sentences: tuple[Sentence, ...] = ()
     reader: ModelInfo = EXTRACTIVE
-    timings: dict = field(default_factory=dict)  # milliseconds: retrieve, queue, decide, first_token, total
+    timings: dict = field(default_factory=dict)  # milliseconds: retrieve, queue, choose, short, total
+    span: Quote | None = None  # the short answer where it stands in the article (highlighted in its sentence)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,15 @@ def contextualize(question: str, history: Sequence[str]) -> str:
     return question
 
 
+@dataclass(frozen=True)
+class _English:
+    """A translated sentence: the text, whether its facts check out, and what was missing if not."""
+
+    text: str
+    verified: bool
+    missing: tuple[str, ...]
+
+
 @dataclass
 class _Retrieved:
     question: str
@@ -130,6 +140,8 @@ class Assistant:
         self.settings = settings or retriever.settings
         self.llm = llm
         self.reader_notice = reader_notice  # why the requested reader is unavailable, said with every answer
+        if llm is not None and hasattr(llm, "warm"):
+            llm.warm(reader.prefix())  # the prompt every question shares, evaluated while nobody waits
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None, *, settings: Settings | None = None,
@@ -217,100 +229,124 @@ class Assistant:
                       timings={"retrieve": r.ms, **(timings or {}), "total": (time.perf_counter() - t0) * 1000})
 
     def _read(self, r: _Retrieved, t0: float) -> Iterator[Event]:
-        """Decide, then write and check, holding the model for the whole exchange."""
+        """Choose, decide, then (for an English reader) translate the chosen sentence, holding the model for
+        the whole exchange. A model that fails costs this answer only: the quotes, with a notice."""
         s = self.settings
-        evidence = reader.pick_sentences(self.retriever.index, r.hits, r.focus, s.reader_depth,
-                                         s.reader_sentences)
-        articles = self.retriever.index.articles
-        # Facts are checked against the passages with their relative dates resolved (지난해 5월(2025년 5월)).
+        index = self.retriever.index
+        evidence = reader.pick_sentences(index, r.hits, r.focus, s.reader_depth, s.reader_sentences)
+        cands = candidates.candidates(evidence, s.reader_candidates)
+        articles = index.articles
         passages = {n: annotate(h.text, articles[h.doc_id].date_iso, "ko") for n, h in enumerate(r.hits, 1)}
         years = {n: _years(articles[h.doc_id].date_iso) for n, h in enumerate(r.hits, 1)}
-        gate = reader.Gate(passages, years)
         timings: dict = {"retrieve": r.ms}
-        reply, first = "", None
         try:
             waited = time.perf_counter()
             with self.llm.lock:
                 timings["queue"] = (time.perf_counter() - waited) * 1000
                 deadline = time.monotonic() + s.reader_timeout
                 t = time.perf_counter()
-                p_yes = reader.decide(self.llm, r.question, evidence, r.lang)
-                timings["decide"] = (time.perf_counter() - t) * 1000
-                extra = {"p_yes": p_yes, "margin": r.margin,
-                         "prompt_tokens": self.llm.prompt_tokens(reader.messages(r.question, evidence, r.lang))}
-                if p_yes < (s.reader_yes_ko if r.lang == "ko" else s.reader_yes_en):
+                chosen = reader.choose(self.llm, r.question, evidence, cands, deadline)
+                timings["choose"] = (time.perf_counter() - t) * 1000
+                quote = self._chosen_quote(chosen.candidate, r)
+                decision = decide.decide(self._signals(r, chosen, quote, cands, years), decide.asks_for(r.question))
+                extra = {"candidates": [c.text for c in cands], "chosen": chosen.candidate.text if chosen.candidate
+                         else reader.NONE, "decision": decide.as_row(decision), "margin": r.margin,
+                         "prompt_tokens": self.llm.prompt_tokens(reader.messages(r.question, evidence))
+                         - self.llm.prompt_tokens(reader.prefix())}
+                if not decision.answer:
                     yield Event("answer", answer=self._abstain(r, t0, extra, timings))
                     return
-                for piece in reader.write(self.llm, r.question, evidence, r.lang, deadline=deadline,
-                                          max_tokens=s.reader_max_tokens):
-                    reply += piece
-                    shown = gate.feed(piece)
-                    if shown:
-                        first = first or (time.perf_counter() - t0) * 1000
-                        yield Event("text", shown)
+                span = _span_quote(chosen.candidate, quote)
+                short = self._short(chosen.candidate, r.lang)
+                timings["short"] = timings["first_token"] = (time.perf_counter() - t0) * 1000
+                yield Event("text", short + "\n\n" if short else "")
+                english = None
+                if r.lang == "en":
+                    date = self.retriever.index.articles[quote.doc_id].date_iso
+                    gate, reply = reader.Gate({quote.marker: passages[quote.marker]}, years), ""
+                    # Known names and amounts go in already in English (딥시크 -> DeepSeek, 6000억달러 -> $600
+                    # billion): the converter is right where a 1.5B model guesses (DeepMind, "6000 billion").
+                    source = _in_english(annotate(quote.text, date, "ko"))
+                    for piece in self.llm.stream(reader.translation_messages(source), s.reader_max_tokens, deadline):
+                        reply += piece
+                        shown = gate.feed(piece)
+                        if shown:
+                            yield Event("text", shown)
+                    tail = gate.close()
+                    if tail:
+                        yield Event("text", tail)
+                    english = _check_english(reply, quote, passages, years)
         except LLMError as e:
             notice = MESSAGES[r.lang]["reader_failed"].format(why=e)
             yield Event("answer", answer=self._extractive(r, t0, [notice], timings=timings))
             return
-        tail = gate.close()
-        if tail:
-            first = first or (time.perf_counter() - t0) * 1000
-            yield Event("text", tail)
-        timings["first_token"] = first
-        extra["reply"] = reply
-        yield Event("answer", answer=self._finish(r, t0, reply, passages, years, extra, timings))
+        yield Event("answer", answer=self._finish(r, t0, quote, span, short, english, extra, timings))
 
-    def _finish(self, r: _Retrieved, t0: float, reply: str, passages: dict[int, str],
-                years: dict[int, tuple[int, ...]], extra: dict, timings: dict) -> Answer:
-        """Keep the verified sentences in the reader's language; no verified sentence, no reader answer."""
-        draft = reader.parse(reply)
-        if draft.declined and not draft.sentences:
-            return self._abstain(r, t0, {**extra, "declined": True}, timings)
-        texts = list(draft.sentences[: self.settings.reader_max_sentences]) or [draft.short]
-        short = draft.short if draft.sentences else ""
-        if r.lang == "en":
-            texts = [_in_english(t) for t in texts]
-            short = _in_english(short)
-        sentences: list[Sentence] = []
-        for text in texts:
-            c = verify.check(text, passages, years)
-            body = verify.strip_markers(text)
-            if c.verified and not c.markers and len(body) > 3:  # no marker, no fact to place it by: cite the
-                closest = self._ground(body, range(1, min(len(r.hits), self.settings.reader_depth) + 1), r.hits)
-                c = replace(c, markers=(closest[0].marker,), repointed=True) if closest else c  # closest passage
-            marked = body + "".join(f" [{m}]" for m in c.markers)
-            ok = c.verified and bool(c.markers) and not _wrong_language(body, r.lang) and not _echo(body, r.question)
-            quotes = self._ground(body, c.markers, r.hits) if ok else ()
-            if ok:  # "지난해 5월" in an answer means the cited article's last year: say which
-                marked = annotate(marked, self.retriever.index.articles[r.hits[c.markers[0] - 1].doc_id].date_iso,
-                                  r.lang)
-            sentences.append(Sentence(marked, c.markers, ok, quotes, tuple(m.text for m in c.missing)))
-        kept = [x for x in sentences if x.verified]
-        extra = {**extra, "dropped": [x.text for x in sentences if not x.verified]}
-        if not kept:
-            # Nothing the reader wrote could be checked (made-up facts, the wrong language, the question said
-            # back): the articles' own sentences instead, saying why; unless the reader was unsure the evidence
-            # answers at all and then made facts up, which on dev marked unanswerable questions only.
-            made_up = any(x.missing for x in sentences)
-            if made_up and extra.get("p_yes", 1.0) < self.settings.reader_made_up_refuse_below:
-                return self._abstain(r, t0, {**extra, "made_up": True}, timings)
-            notice = MESSAGES[r.lang]["made_up" if made_up else "unverified"]
-            return self._extractive(r, t0, [notice], {**extra, "made_up": made_up}, timings)
-        cited = tuple(dict.fromkeys(m for x in kept for m in x.markers))
-        if short and (_wrong_language(short, r.lang) or
-                      not verify.check(short, {m: passages[m] for m in cited}, years).verified):
-            short = ""
-        if short and any(verify.strip_markers(x.text).rstrip(".").strip() == short for x in kept):
-            short = ""  # a one-line reply: the sentence is the short answer
+    def _signals(self, r: _Retrieved, chosen: reader.Chosen, quote: Quote, cands: Sequence[candidates.Candidate],
+                 years: dict[int, tuple[int, ...]]) -> decide.Signals:
+        date = self.retriever.index.articles[quote.doc_id].date_iso
+        sentence = annotate(quote.text, date, "ko")
+        _, missing_type = decide.type_missing(r.question, cands)
+        return decide.Signals(round(chosen.p_none, 4), round(r.margin, 4), missing_type,
+                              decide.entity_missing(r.question, sentence, years.get(quote.marker, ())),
+                              decide.coverage(r.question, quote.text))
+
+    def _chosen_quote(self, cand: candidates.Candidate | None, r: _Retrieved) -> Quote:
+        """The article sentence the chosen span stands in; the best quote when the model chose NONE."""
+        if cand is None:
+            return r.quotes[0]
+        index = self.retriever.index
+        hit = r.hits[cand.marker - 1]
+        rows, _ = index.sentence_vectors(index.passage_ids[(hit.doc_id, hit.start)])
+        text = index.articles[hit.doc_id].text
+        for row in rows:
+            st = index.sentences[row]
+            if st.start <= cand.start and cand.end <= st.end:
+                return Quote(cand.marker, hit.doc_id, st.start, st.end, text[st.start:st.end], 1.0)
+        return r.quotes[0]
+
+    def _short(self, cand: candidates.Candidate | None, lang: str) -> str:
+        """The chosen span as the short answer; for an English reader only what converts (amounts, dates,
+        known names): the rest of it reaches them in the translated sentence."""
+        if cand is None or (cand.kind == "clause" and len(cand.text) > self.settings.reader_short_chars):
+            return ""
+        if lang == "en":
+            english = _in_english(cand.text)
+            return "" if has_hangul(english) else english
+        return cand.text
+
+    def _finish(self, r: _Retrieved, t0: float, quote: Quote, span: Quote | None, short: str,
+                english: _English | None, extra: dict, timings: dict) -> Answer:
+        """The short answer, then the sentence it stands in (quoted; for an English reader, translated and
+        checked, the Korean original beside it), then any other near-tied quotes for a Korean reader."""
         notices = list(r.notices)
-        if len(kept) < len(sentences):
-            notices.append(MESSAGES[r.lang]["dropped"].format(n=len(sentences) - len(kept)))
-        text = "\n\n".join(p for p in (short, " ".join(x.text for x in kept)) if p)
-        quotes = tuple(q for x in kept for q in x.quotes)
+        articles = self.retriever.index.articles
+        if english is not None:
+            extra = {**extra, "translation": english.text, "translation_verified": english.verified}
+            if not english.verified:
+                if not short:  # nothing checked to say in English: the Korean original stays in the sources
+                    timings["total"] = (time.perf_counter() - t0) * 1000
+                    return Answer(r.question, MESSAGES[r.lang]["unverified_english"], tuple(r.hits), False, r.lang,
+                                  r.margin, (quote, *(q for q in r.quotes if not _overlaps(q, [quote]))),
+                                  notices=tuple(notices), retrieval_query=r.query, extra=extra,
+                                  reader=self.reader_info, timings=timings, span=span)
+                notices.append(MESSAGES[r.lang]["dropped"].format(n=1))
+            sentence = Sentence(f"{english.text} [{quote.marker}]", (quote.marker,), english.verified, (quote,),
+                                english.missing)
+            sentences = (sentence,)
+            shown = [x.text for x in sentences if x.verified]
+        else:
+            quoted = [quote] + [q for q in r.quotes if not _overlaps(q, [quote])][: self.settings.max_quotes - 1]
+            sentences = tuple(Sentence(f"{annotate(q.text, articles[q.doc_id].date_iso, 'ko')} [{q.marker}]",
+                                       (q.marker,), True, (q,)) for q in quoted)
+            shown = [x.text for x in sentences]
+        text = "\n\n".join(p for p in (short, " ".join(shown)) if p)
+        quotes = tuple(q for x in sentences for q in x.quotes)
+        quotes += tuple(q for q in r.quotes if not _overlaps(q, quotes))
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(r.question, text, tuple(r.hits), False, r.lang, r.margin, quotes, notices=tuple(notices),
-                      retrieval_query=r.query, extra=extra, short=short, sentences=tuple(sentences),
-                      reader=self.reader_info, timings=timings)
+                      retrieval_query=r.query, extra=extra, short=short, sentences=sentences,
+                      reader=self.reader_info, timings=timings, span=span)
 
     def _ground(self, sentence: str, markers: Sequence[int], hits: Sequence[Hit]) -> tuple[Quote, ...]:
         """The article sentence an answer sentence rests on: the cited passage's sentence with its facts,
@@ -402,13 +438,16 @@ def _in_english(text: str) -> str:
     return verify.english_names(englishize(text))
 
 
-def _echo(sentence: str, question: str) -> bool:
-    """A question, or the question said back: not an answer, whatever its facts."""
-    words = re.findall(r"\w+", sentence.lower())
-    asked = set(re.findall(r"\w+", question.lower()))
-    return sentence.rstrip().endswith("?") or (len(words) > 3 and sum(w in asked for w in words) / len(words) > 0.8)
+def _span_quote(cand: candidates.Candidate | None, quote: Quote) -> Quote | None:
+    """The answer's own span in the article, for highlighting inside its sentence."""
+    if cand is None:
+        return None
+    return Quote(cand.marker, cand.doc_id, cand.start, cand.end, cand.text, 1.0)
 
 
-def _wrong_language(text: str, lang: str) -> bool:
-    """An English answer line in Korean script (or the reverse) is not shown."""
-    return has_hangul(text) if lang == "en" else not has_hangul(text) and len(text) > 40
+def _check_english(reply: str, quote: Quote, passages: dict[int, str], years: dict[int, tuple[int, ...]]) -> _English:
+    """A translation is shown only if every number, date and name in it is in the passage it translates."""
+    english = _in_english(" ".join(reply.split()))
+    c = verify.check(f"{english} [{quote.marker}]", {quote.marker: passages[quote.marker]}, years)
+    ok = c.verified and len(english) > 3 and not has_hangul(english)
+    return _English(english, ok, tuple(m.text for m in c.missing))

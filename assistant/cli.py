@@ -87,8 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--questions", type=Path)
     e.add_argument("--split", default="all", choices=("all", "dev", "test"))
     e.add_argument("--no-report", action="store_true", help="don't write eval/report.md and report.png")
-    e.add_argument("--reader", default="local,extractive",
-                   help="readers whose answers to score, comma-separated (local, openai, extractive; '' for none)")
+    e.add_argument("--reader", default="",
+                   help="readers to score beside quoting (extractive, always scored), comma-separated: local, "
+                        "openai; with a progress bar and an ETA")
     e.add_argument("--dataset", choices=("debian-faq",),
                    help="score a third-party corpus instead (built into its own index under ~/.cache/news-qa)")
     e.set_defaults(func=cmd_eval)
@@ -341,7 +342,18 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     print(model_dir)
     print(onnx_path(model_dir, "fp32"))
     try:
-        print(reader_model.assemble())
+        path = reader_model.assemble()
+        print(path)
     except reader_model.ReaderModelError as e:
         print(f"warning: {e}", file=sys.stderr)  # answers fall back to quoting, and say so
+        return 0
+    from .llm import LLMError
+    from .llm_process import smoke_test
+
+    try:  # a short decode in a child process: a llama.cpp that dies on this CPU is found now, not in a server
+        smoke_test(path, reader_model.expected_sha256())
+    except LLMError as e:
+        print(f"error: the reader cannot run here: {e}", file=sys.stderr)
+        return 1
+    print("reader: a short decode in a child process succeeded (no AMX in the loaded llama.cpp)")
     return 0

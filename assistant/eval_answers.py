@@ -37,10 +37,12 @@ def unverified_shown(ans) -> int:  # noqa: ANN001
     return sum(1 for s in ans.sentences if not s.verified and s.text and s.text in ans.text)
 
 
-def answer_all(ask: Callable, questions: Sequence) -> tuple[dict, float]:  # noqa: ANN001
-    """Each question asked once: id -> Answer, and the wall time."""
+def answer_all(ask: Callable, questions: Sequence, progress: str = "") -> tuple[dict, float]:  # noqa: ANN001
+    """Each question asked once: id -> Answer, and the wall time; `progress` names a bar (with its ETA)."""
+    from tqdm import tqdm
+
     t0 = time.perf_counter()
-    out = {q.id: ask(q.question) for q in questions}
+    out = {q.id: ask(q.question) for q in tqdm(questions, desc=progress, unit="q", disable=not progress)}
     return out, time.perf_counter() - t0
 
 
@@ -54,6 +56,9 @@ def score(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
         mine = [q for q in ans_q if q.lang == lang]
         right = [q.id for q in mine if not answers[q.id].abstained and gold_in(answers[q.id].text, q.gold)]
         out[f"correct_{lang}"] = _share(len(right), len(mine))
+        # The short answer alone (the reader's chosen span), for a reader that gives one.
+        out[f"short_{lang}"] = _share(sum(1 for q in mine if not answers[q.id].abstained and answers[q.id].short
+                                          and gold_in(answers[q.id].short, q.gold)), len(mine))
         out[f"n_{lang}"] = len(mine)
     refused_on = [q.id for q in on_topic if answers[q.id].abstained]
     refused_off = [q.id for q in off_topic if answers[q.id].abstained]
@@ -81,9 +86,11 @@ def score(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
     out["first_token_ms"] = _percentiles(firsts)
     out["per_question"] = [
         {"id": q.id, "answerable": q.answerable, "off_topic": q.style == "off-topic", "abstained": a.abstained,
-         "right": q.answerable and not a.abstained and gold_in(a.text, q.gold), "p_yes": a.extra.get("p_yes"),
-         "margin": round(a.confidence, 4), "made_up": bool(a.extra.get("made_up")), "backend": a.reader.backend,
-         "reply": a.extra.get("reply"), "text": a.text[:300]}
+         "right": q.answerable and not a.abstained and gold_in(a.text, q.gold),
+         "short_right": bool(q.answerable and a.short and gold_in(a.short, q.gold)),
+         "margin": round(a.confidence, 4), "backend": a.reader.backend, "chosen": a.extra.get("chosen"),
+         "candidates": len(a.extra.get("candidates") or ()), "decision": a.extra.get("decision"),
+         "translation": a.extra.get("translation"), "text": a.text[:300]}
         for q in questions for a in (answers[q.id],)]
     out["wrong"] = {
         "not_right": [q.id for q in ans_q if answers[q.id].abstained or not gold_in(answers[q.id].text, q.gold)],
@@ -92,6 +99,23 @@ def score(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
         "false_refusals": false_refusals,
     }
     return out
+
+
+def rows_table(rows: Sequence[dict]) -> str:
+    """Markdown, one row per question: what the reader chose, its signals and its decision, so a miss can be
+    read."""
+    head = ("| id | right | chosen | p_none | margin | type missing | entity missing | coverage | P(answerable) | "
+            "decision |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        d = r.get("decision") or {}
+        right = "–" if not r["answerable"] else ("✓" if r["right"] else "✗")
+        chosen = (r.get("chosen") or "–").replace("|", "/")[:40]
+        verdict = "refused" if r["abstained"] else "answered"
+        cells = [d.get(k, "–") for k in ("p_none", "margin", "type_missing", "entity_missing", "coverage",
+                                          "p_answerable")]
+        lines.append(f"| {r['id']} | {right} | {chosen} | " + " | ".join(str(c) for c in cells) + f" | {verdict} |")
+    return "\n".join(lines)
 
 
 def _share(a: int, b: int) -> float:
@@ -117,7 +141,8 @@ def by_split(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
 
 def table(results: dict) -> str:
     """Markdown: one row per reader and split."""
-    cols = [("correct_ko", "right ko"), ("correct_en", "right en"), ("on_topic_refused", "on-topic refused"),
+    cols = [("correct_ko", "right ko"), ("correct_en", "right en"), ("short_ko", "short right ko"),
+            ("short_en", "short right en"), ("on_topic_refused", "on-topic refused"),
             ("off_topic_refused", "off-topic refused"), ("false_refusals", "false refusals"),
             ("english_answers_in_english", "en in English"), ("sentences_verified", "sentences verified"),
             ("unverified_shown", "unverified shown")]

@@ -239,6 +239,9 @@ def report_markdown(result: dict) -> str:
             parts.append(f"- {reader}: not right {', '.join(wrong['not_right']) or 'none'}; on-topic answered "
                          f"{', '.join(wrong['on_topic_answered']) or 'none'}; false refusals "
                          f"{', '.join(wrong['false_refusals']) or 'none'}.")
+        for reader, splits in result["answers"].items():
+            if reader != "extractive":
+                parts += ["", f"### Per question, {reader}", "", eval_answers.rows_table(splits["all"]["per_question"])]
     return "\n".join(parts) + "\n"
 
 
@@ -278,7 +281,8 @@ def run_readers(assistant, questions: list[Question], readers: Sequence[str]) ->
     for name in readers:
         model = llms.load(name)  # LLMError (missing model) stops the eval with its one-line reason
         reader_assistant = Assistant(assistant.retriever, assistant.settings, model)
-        answers, seconds = eval_answers.answer_all(reader_assistant.ask, questions)
+        answers, seconds = eval_answers.answer_all(reader_assistant.ask, questions,
+                                                   progress=name if model is not None else "")
         out[name] = eval_answers.by_split(questions, answers)
         out[name]["all"]["seconds"] = round(seconds, 1)
     return out
@@ -295,7 +299,7 @@ def run_cli(args: argparse.Namespace) -> int:
     questions = load_questions(args.questions or DEFAULT_QUESTIONS)
     if args.split != "all":
         questions = [q for q in questions if q.split == args.split]
-    readers = [r.strip() for r in args.reader.split(",") if r.strip()]
+    readers = list(dict.fromkeys([r.strip() for r in args.reader.split(",") if r.strip()] + ["extractive"]))
     assistant = Assistant.load(args.index, reader="extractive")
     result = run_eval(assistant, questions, methods)
     if readers:

@@ -1,13 +1,13 @@
 """The reader's language models behind one small interface: a local GGUF, or any OpenAI-compatible endpoint.
 
 Like the model plugins of simonw's `llm`, each backend only knows how to turn chat
-messages into text: `stream()` yields the reply piece by piece, and `yes_probability()`
-reads the model's probability that its one-word reply is "yes" from the logits or
-logprobs. Prompting, deciding and verifying live in `reader.py`.
+messages into a choice or a line of text: `choose()` picks one of the given options
+verbatim (greedy decoding restricted to them), `stream()` yields a reply piece by piece.
+What to ask lives in `reader.py`; the local model runs in a child process
+(`llm_process.py`), so native code that crashes or hangs costs one answer, not the server.
 
 One model per process: each backend has one `lock`, which the caller holds for a
-whole exchange (decision, then answer), since a llama.cpp context decodes one
-sequence at a time and the answer reuses the decision's cached prompt.
+whole exchange, since a llama.cpp context decodes one sequence at a time.
 """
 
 from __future__ import annotations
@@ -36,19 +36,29 @@ class ModelInfo:
     backend: str  # "llama.cpp" | "openai"
 
 
+@dataclass(frozen=True)
+class Choice:
+    """The option the model picked, and how it leaned at the first step (one probability per option)."""
+
+    index: int
+    text: str
+    p_first: tuple[float, ...]
+    logprob: float
+
+
 class LLM(Protocol):
     info: ModelInfo
 
     lock: threading.Lock  # held by the caller for a whole exchange: one sequence at a time
 
-    def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None,
-               ban: str = "") -> Iterator[str]:
-        """The reply to `messages`, piece by piece (greedy), never starting a word with `ban`'s first token;
-        LLMError once time.monotonic() passes `deadline`."""
+    def choose(self, messages: Sequence[Message], options: Sequence[str], deadline: float | None = None) -> Choice:
+        """The reply to `messages`, restricted to one of `options` verbatim; LLMError past `deadline`."""
         ...
 
-    def first_token_probability(self, messages: Sequence[Message], word: str) -> float:
-        """P(the reply starts with `word`): the model's own confidence, for calibrated decisions."""
+    def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None,
+               one_line: bool = True) -> Iterator[str]:
+        """The reply to `messages` (its first line only, by default), piece by piece (greedy); LLMError past
+        `deadline` (time.monotonic())."""
         ...
 
     def prompt_tokens(self, messages: Sequence[Message]) -> int: ...
@@ -59,72 +69,20 @@ def chatml(messages: Sequence[Message], reply_prefix: str = "") -> str:
     return _turns(messages) + "<|im_start|>assistant\n" + reply_prefix
 
 
+def system_prefix(messages: Sequence[Message]) -> str:
+    """The unchanging turns before the question, whose KV cache the local model keeps between questions."""
+    return _turns(messages[:-1])
+
+
 def _turns(messages: Sequence[Message]) -> str:
     return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
 
 
-class LocalLlama:
-    """A GGUF run in-process by llama.cpp (llama-cpp-python), checked by its sha256 before loading."""
-
-    def __init__(self, path: str | os.PathLike, sha256: str, *, n_ctx: int = 2048, threads: int | None = None) -> None:
-        try:
-            from llama_cpp import Llama
-        except ImportError as e:
-            raise LLMError("llama-cpp-python is not installed; run: make install") from e
-        self.info = ModelInfo(os.path.basename(str(path)).removesuffix(".gguf"), sha256, "llama.cpp")
-        self.lock = threading.Lock()
-        try:
-            self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads or os.cpu_count() or 2,
-                              n_batch=512, verbose=False, seed=0)
-        except (ValueError, RuntimeError, OSError) as e:
-            raise LLMError(f"llama.cpp could not load {path}: {e}") from e
-
-    def prompt_tokens(self, messages: Sequence[Message]) -> int:
-        return len(self._llm.tokenize(chatml(messages).encode(), add_bos=False, special=True))
-
-    def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None,
-               ban: str = "") -> Iterator[str]:
-        bias = {t: -100.0 for t in self._first_tokens(ban)} if ban else None
-        try:
-            pieces = self._llm.create_completion(chatml(messages), max_tokens=max_tokens, temperature=0.0,
-                                                 top_k=1, stream=True, stop=["<|im_end|>", "<|endoftext|>"],
-                                                 logit_bias=bias)
-            for chunk in pieces:
-                if deadline is not None and time.monotonic() > deadline:
-                    raise LLMError("the reader ran over its time budget")
-                text = chunk["choices"][0]["text"]
-                if text:
-                    yield text
-        except (RuntimeError, ValueError) as e:
-            raise LLMError(f"llama.cpp failed: {_one_line(e)}") from e
-
-    def _first_tokens(self, word: str) -> list[int]:
-        """The ids a reply starting with `word` could begin with (with and without a leading space)."""
-        ids = {self._llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in (word, " " + word)}
-        return sorted(ids)
-
-    def first_token_probability(self, messages: Sequence[Message], word: str) -> float:
-        import numpy as np
-
-        llm = self._llm
-        tokens = llm.tokenize(chatml(messages).encode(), add_bos=False, special=True)
-        # Keep the KV cache of the system prompt only, never more: evaluating the rest in one batch from the
-        # same state makes the answer the same whichever question came before (a longer reused prefix
-        # changes the batch, hence the floating-point sums, hence at times a greedy choice). Leave the state
-        # where stream() on the same messages picks up without evaluating the prompt again.
-        system = len(llm.tokenize(_turns(messages[:-1]).encode(), add_bos=False, special=True))
-        keep = min(llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens), system,
-                   len(tokens) - 1)
-        llm.n_tokens = keep
-        try:
-            llm.eval(tokens[keep:])
-        except RuntimeError as e:
-            raise LLMError(f"llama.cpp failed: {_one_line(e)}") from e
-        # Only the last position's logits are kept (logits_all=False): read them from the context.
-        logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)).astype(np.float64)
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
-        return float(sum(probs[t] for t in self._first_tokens(word)))
+def gbnf(options: Sequence[str]) -> str:
+    """A llama.cpp grammar whose only sentences are the options, for endpoints that take one."""
+    def lit(o: str) -> str:
+        return '"' + o.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return "root ::= " + " | ".join(lit(o) for o in options)
 
 
 class OpenAIChat:
@@ -144,12 +102,13 @@ class OpenAIChat:
         return sum(len(m["content"]) for m in messages) // 3  # an estimate: the server tokenises
 
     def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None,
-               ban: str = "") -> Iterator[str]:
+               one_line: bool = True) -> Iterator[str]:
         import openai
 
         try:
             chunks = self._client.chat.completions.create(
-                model=self.model, messages=list(messages), max_tokens=max_tokens, temperature=0.0, stream=True)
+                model=self.model, messages=list(messages), max_tokens=max_tokens, temperature=0.0, stream=True,
+                stop=["\n"] if one_line else None)
             for chunk in chunks:
                 if deadline is not None and time.monotonic() > deadline:
                     raise LLMError("the reader ran over its time budget")
@@ -158,21 +117,36 @@ class OpenAIChat:
         except openai.OpenAIError as e:
             raise LLMError(f"the reader endpoint failed: {_one_line(e)}") from e
 
-    def first_token_probability(self, messages: Sequence[Message], word: str) -> float:
+    def choose(self, messages: Sequence[Message], options: Sequence[str], deadline: float | None = None) -> Choice:
+        """The endpoint's reply under a grammar of the options (llama.cpp's servers honour `grammar`); an
+        endpoint that ignores it is matched to the option its reply starts with, else refused."""
         import openai
 
+        timeout = max(1.0, deadline - time.monotonic()) if deadline is not None else None
+        request = {"model": self.model, "prompt": chatml(messages), "max_tokens": 64, "temperature": 0.0,
+                   "stop": ["<|im_end|>", "\n"], "extra_body": {"grammar": gbnf(options)}, "timeout": timeout}
         try:
-            r = self._client.chat.completions.create(
-                model=self.model, messages=list(messages), max_tokens=1, temperature=0.0, logprobs=True,
-                top_logprobs=10)
+            try:
+                r = self._client.completions.create(**request, logprobs=20)
+            except (openai.BadRequestError, openai.InternalServerError):  # keeps no logits (llama.cpp without
+                # logits_all): the choice alone, without its probabilities
+                r = self._client.completions.create(**request)
         except openai.OpenAIError as e:
             raise LLMError(f"the reader endpoint failed: {_one_line(e)}") from e
         choice = r.choices[0]
-        if choice.logprobs and choice.logprobs.content:
-            top = choice.logprobs.content[0].top_logprobs or []
-            return float(sum(math.exp(t.logprob) for t in top if t.token.strip() and
-                             word.startswith(t.token.strip())))
-        return 1.0 if (choice.message.content or "").strip().startswith(word[:2]) else 0.0
+        text = (choice.text or "").strip()
+        matches = [i for i, o in enumerate(options) if o == text] or \
+                  [i for i, o in enumerate(options) if text and o.startswith(text)]
+        if not matches:
+            raise LLMError(f"the reader endpoint replied outside the options: {text[:60]!r}")
+        top = {}
+        if choice.logprobs and choice.logprobs.top_logprobs:
+            top = choice.logprobs.top_logprobs[0] or {}
+        mass = [sum(math.exp(lp) for tok, lp in top.items() if tok and o.startswith(tok)) for o in options]
+        total = sum(mass)
+        p_first = tuple(m / total for m in mass) if total else tuple(float(i == matches[0]) for i in
+                                                                     range(len(options)))
+        return Choice(matches[0], options[matches[0]], p_first, 0.0)
 
 
 def _one_line(e: Exception) -> str:
@@ -195,7 +169,7 @@ def reader_kind(kind: str | None = None) -> str:
 
 def load(kind: str | None = None) -> LLM | None:
     """The process's one model for `kind` (None for extractive), loaded once; LLMError says why it can't be."""
-    from . import reader_model
+    from . import llm_process, reader_model
 
     kind = reader_kind(kind)
     if kind == "extractive":
@@ -216,5 +190,5 @@ def load(kind: str | None = None) -> LLM | None:
             if kind == "openai":
                 _loaded[key] = OpenAIChat(key[1], key[2], os.environ.get("NEWSQA_LLM_KEY"))
             else:
-                _loaded[key] = LocalLlama(key[1], reader_model.expected_sha256())
+                _loaded[key] = llm_process.ProcessLlama(key[1], reader_model.expected_sha256())
         return _loaded[key]

@@ -10,6 +10,7 @@ MESSAGES = {
         "unverified": "AI 답변을 기사와 대조해 확인하지 못해 기사 문장을 그대로 인용합니다.",
         "dropped": "기사에서 확인되지 않은 문장 {n}개를 뺐습니다.",
         "made_up": "AI 답변의 숫자·날짜·이름이 기사에 없어, 대신 기사 문장을 그대로 인용합니다.",
+        "unverified_english": "AI 번역을 기사와 대조해 확인하지 못했습니다. 원문은 출처에 있습니다.",
     },
     "en": {
         "abstain": "The articles don't say.",
@@ -22,5 +23,8 @@ MESSAGES = {
         "dropped": "{n} sentence(s) the articles do not support were removed.",
         "made_up": "The AI reader's answer named facts that are not in the articles, so the articles' own "
                    "sentences are quoted instead.",
+        "unverified_english": "The AI reader's English rendering of the answering sentence could not be checked "
+                              "against the article, so it is not shown; the sentence is marked in the sources below, "
+                              "in the original Korean.",
     },
 }

@@ -72,16 +72,13 @@ class Settings:
     abstain_below_ko: float = 0.040
     abstain_below_en: float = 0.006
     max_question_chars: int = 4000
-    # The reader (issue 9): evidence it sees, its decision thresholds on P(yes), and its time budget.
+    # The reader (issue 14): the evidence it chooses from (about 200 tokens: prefill is the cost), the spans
+    # it may choose, and its time budget. Whether to answer is decide.py's, fitted on dev (data/decide.json).
     reader_depth: int = 3  # top passages whose sentences the reader sees
-    reader_sentences: int = 5  # evidence sentences in all (prefill time is the cost)
-    reader_max_sentences: int = 2  # answer sentences after the short answer
-    reader_max_tokens: int = 80  # a short answer and two sentences fit; a rambling reply is cut
-    reader_yes_ko: float = 0.2758  # eval/tune_reader.py on dev: at most 5% of answerable questions refused
-    reader_yes_en: float = 0.351
-    # A reply whose facts are all made up is a refusal when P(answerable) was below this: on dev, every
-    # answerable question with a made-up reply had P >= 0.49, and 2 of 3 unanswerable ones were below.
-    reader_made_up_refuse_below: float = 0.48
+    reader_sentences: int = 2  # evidence sentences in all (each ~60 tokens of prefill at ~90 tokens/s)
+    reader_candidates: int = 48  # spans the model may choose among (plus NONE)
+    reader_short_chars: int = 60  # a chosen clause longer than this is highlighted, not repeated as the short answer
+    reader_max_tokens: int = 90  # one translated sentence fits; a rambling one is cut
     reader_margin_slack: float = 0.0  # how far below the extractive margin the reader may still try
     reader_timeout: float = field(default_factory=lambda: float(os.environ.get("NEWSQA_READER_TIMEOUT", "30")))
     # A question naming a period ("2025년 1월") lifts that period's articles by this share of the

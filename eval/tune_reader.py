@@ -1,12 +1,13 @@
-"""Calibrate the reader's refusal on the dev half: the threshold on P(answerable) per language.
+"""Fit the reader's answer-or-refuse model on the dev half; report it on the test half.
 
-    python eval/tune_reader.py            # prints the choice and writes eval/tuning_reader.md
+    python eval/tune_reader.py          # writes assistant/data/decide.json and eval/tuning_reader.md
+    python eval/tune_reader.py --refit  # fits again on the rows already in eval/tuning_reader.md
 
-For every dev question the reader sees the same evidence `ask()` gives it and we
-read P(its reply is not NONE) from the logits (prefill only, no generation). The
-threshold per language is the highest that refuses at most 5% of the answerable
-dev questions (the issue's false-refusal bound), which refuses as many unanswerable
-ones as that allows. The test half is then reported, never used.
+Every question is asked once with refusal switched off, so each gets the model's
+choice and its signals (decide.FEATURES). A logistic regression (scikit-learn) is
+fitted on dev's questions, answerable against unanswerable; the threshold on its
+probability is the highest that refuses at most 5% of dev's answerable questions (the
+issue's bound on false refusals). The test half is reported, never used for the fit.
 """
 
 from __future__ import annotations
@@ -16,80 +17,106 @@ import sys
 import time
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from tqdm import tqdm
 
-from assistant import reader
+from assistant import decide
 from assistant.answer import Assistant
+from assistant.eval_answers import gold_in
 from assistant.evaluate import load_questions
 from assistant.settings import REPO_DIR
 
 OUT = REPO_DIR / "eval" / "tuning_reader.md"
 MAX_FALSE_REFUSALS = 0.05
+NEVER_REFUSE = {"coef": [0.0] * len(decide.FEATURES), "intercept": 0.0, "threshold": 0.0}
 
 
-def p_answerable(assistant: Assistant, question: str) -> tuple[float, float]:
-    """(P(answerable), retrieval margin) for one question, as ask() would compute them."""
-    r = assistant._retrieve(question, 5, (), "routed")
-    s = assistant.settings
-    evidence = reader.pick_sentences(assistant.retriever.index, r.hits, r.focus, s.reader_depth, s.reader_sentences)
-    with assistant.llm.lock:
-        return reader.decide(assistant.llm, r.question, evidence, r.lang), r.margin
+def collect(assistant: Assistant) -> list[dict]:
+    rows = []
+    decide.weights.cache_clear()
+    original = decide.weights
+    decide.weights = lambda: NEVER_REFUSE  # every question reaches its answer, so its signals can be read
+    try:
+        for q in tqdm(load_questions(), desc="reader", unit="q"):
+            ans = assistant.ask(q.question)
+            d = ans.extra.get("decision") or {}
+            rows.append({"id": q.id, "lang": q.lang, "split": q.split, "answerable": q.answerable,
+                         "off_topic": q.style == "off-topic", "abstained": ans.abstained,
+                         "right": bool(q.answerable and gold_in(ans.text, q.gold)),
+                         "chosen": ans.extra.get("chosen"),
+                         **{f: d.get(f) for f in decide.FEATURES}})
+    finally:
+        decide.weights = original
+    return rows
 
 
-def choose(rows: list[dict], lang: str) -> float:
-    """The highest threshold whose false refusals on answerable dev questions stay within the bound."""
-    ans = sorted(r["p"] for r in rows if r["lang"] == lang and r["answerable"])
-    allowed = int(np.floor(MAX_FALSE_REFUSALS * len(ans)))
-    # Refuse below the threshold: set it just under the (allowed+1)-th lowest answerable score.
-    return round(float(ans[allowed]) - 1e-4, 4) if ans else 0.5
+def fit(rows: list[dict]) -> dict:
+    # Off-topic questions never reach the reader (the retrieval margin refuses them), and the ones that
+    # are refused by it carry no signals: fit on what the reader actually decides.
+    dev = [r for r in rows if r["split"] == "dev" and r["p_none"] is not None]
+    x = np.array([[r[f] for f in decide.FEATURES] for r in dev])
+    y = np.array([r["answerable"] for r in dev])
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(x, y)
+    coef, intercept = [round(float(c), 5) for c in model.coef_[0]], round(float(model.intercept_[0]), 5)
+    m = {"coef": coef, "intercept": intercept, "threshold": 0.0}
+    scores = sorted(decide.probability(decide.Signals(*[r[f] for f in decide.FEATURES]), m)
+                    for r in dev if r["answerable"])
+    allowed = int(np.floor(MAX_FALSE_REFUSALS * len([r for r in rows if r["split"] == "dev" and r["answerable"]])))
+    m["threshold"] = round(float(scores[allowed]) - 1e-4, 4)
+    m["features"] = list(decide.FEATURES)
+    m["fitted_on"] = f"eval/questions.jsonl dev half, {len(dev)} questions the reader decided"
+    return m
 
 
-def report(rows: list[dict], thresholds: dict, split: str) -> list[str]:
+def report(rows: list[dict], m: dict, split: str) -> list[str]:
     lines = []
     for lang in ("ko", "en"):
-        mine = [r for r in rows if r["lang"] == lang and r["split"] == split]
-        t = thresholds[lang]
+        mine = [r for r in rows if r["lang"] == lang and r["split"] == split and r["p_none"] is not None]
+        refused = {r["id"] for r in mine
+                   if decide.probability(decide.Signals(*[r[f] for f in decide.FEATURES]), m) < m["threshold"]}
         ans = [r for r in mine if r["answerable"]]
         on = [r for r in mine if not r["answerable"] and not r["off_topic"]]
-        off = [r for r in mine if r["off_topic"]]
-        lines.append(f"| {split} | {lang} | {t:.4f} | {sum(r['p'] < t for r in ans)}/{len(ans)} | "
-                     f"{sum(r['p'] < t for r in on)}/{len(on)} | {sum(r['p'] < t for r in off)}/{len(off)} |")
+        lines.append(f"| {split} | {lang} | {sum(r['id'] in refused for r in ans)}/{len(ans)} | "
+                     f"{sum(r['id'] in refused for r in on)}/{len(on)} | "
+                     f"{sum(r['right'] for r in ans if r['id'] not in refused)}/{len(ans)} |")
     return lines
 
 
 def main() -> int:
-    assistant = Assistant.load(reader=sys.argv[1] if len(sys.argv) > 1 else "local")
-    if assistant.llm is None:
-        print(f"no reader: {assistant.reader_notice}", file=sys.stderr)
-        return 1
-    rows = []
     t0 = time.perf_counter()
-    for q in load_questions():
-        p, margin = p_answerable(assistant, q.question)
-        rows.append({"id": q.id, "lang": q.lang, "split": q.split, "answerable": q.answerable,
-                     "off_topic": q.style == "off-topic", "p": round(p, 4), "margin": round(margin, 4)})
-    dev = [r for r in rows if r["split"] == "dev"]
-    thresholds = {lang: choose(dev, lang) for lang in ("ko", "en")}
+    if "--refit" in sys.argv:
+        rows = [json.loads(line) for line in OUT.read_text(encoding="utf-8").splitlines() if line.startswith("{")]
+    else:
+        assistant = Assistant.load(reader="local")
+        if assistant.llm is None:
+            print(f"no reader: {assistant.reader_notice}", file=sys.stderr)
+            return 1
+        rows = collect(assistant)
+    m = fit(rows)
+    decide.WEIGHTS_FILE.write_text(json.dumps(m, indent=2) + "\n", encoding="utf-8")
     lines = [
-        "# Reader refusal, calibrated on dev",
+        "# Reader: answer or refuse, fitted on dev",
         "",
-        f"`python eval/tune_reader.py` ({time.perf_counter() - t0:.0f} s). P = the reader's probability of not "
-        "replying NONE; refuse below the threshold. Threshold per language: the highest with at most "
-        f"{MAX_FALSE_REFUSALS:.0%} of answerable dev questions refused.",
+        f"`python eval/tune_reader.py` ({time.perf_counter() - t0:.0f} s). A logistic regression over "
+        f"{', '.join(decide.FEATURES)} (decide.py), fitted on dev; refuse below threshold {m['threshold']} "
+        f"(at most {MAX_FALSE_REFUSALS:.0%} of dev's answerable questions refused). Off-topic questions are "
+        "refused by the retrieval margin before the reader and are not counted here.",
         "",
-        "| split | lang | threshold | answerable refused | on-topic unanswerable refused | off-topic refused |",
-        "|---|---|---|---|---|---|",
-        *report(rows, thresholds, "dev"),
-        *report(rows, thresholds, "test"),
+        f"Coefficients: {dict(zip(decide.FEATURES, m['coef']))}, intercept {m['intercept']}.",
         "",
-        "Per question (P, retrieval margin):",
+        "| split | lang | answerable refused | on-topic unanswerable refused | right (gold shown) |",
+        "|---|---|---|---|---|",
+        *report(rows, m, "dev"),
+        *report(rows, m, "test"),
+        "",
+        "Per question (signals with refusal off):",
         "",
         "```",
         *(json.dumps(r, ensure_ascii=False) for r in rows),
         "```",
     ]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines[:12]))
-    print(json.dumps(thresholds))
+    print("\n".join(lines[:14]))
     return 0
 
 

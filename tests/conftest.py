@@ -169,3 +169,17 @@ def cp949_story(fact: str = "40기가와트시") -> bytes:
             f"공장의 연간 생산능력은 {fact}로, 회사는 지난해 1월 공사를 시작했다.\n\n"
             "한빛전자 대표는 어제 기자회견에서 내년 상반기에 양산을 시작한다고 말했다.\n")
     return text.encode("cp949")
+
+
+def signal_mid_answer(llm, monkeypatch, sig: int, op: str = "choose") -> None:
+    """Send `sig` to the model's process right after the next `op` request reaches it: mid-answer."""
+    send = llm._send
+
+    def send_then_signal(request, deadline, doing):
+        out = send(request, deadline, doing)
+        if request["op"] == op:
+            os.kill(llm.pid, sig)
+            monkeypatch.setattr(llm, "_send", send)
+        return out
+
+    monkeypatch.setattr(llm, "_send", send_then_signal)

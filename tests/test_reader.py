@@ -40,6 +40,19 @@ def test_korean_answer_is_short_cited_and_verified(reader_assistant, retriever):
     assert any("17%" in s.text and s.verified for s in ans.sentences)
 
 
+def test_short_answer_is_a_span_of_the_sentence_it_rests_on(reader_assistant, retriever):
+    """Chosen, not written: the short answer is article text, inside the first quoted sentence."""
+    articles = retriever.index.articles
+    ans = reader_assistant.ask("엔비디아 주가는 하루에 얼마나 떨어졌나?")
+    span = ans.span
+    assert ans.short == span.text == "17%"
+    assert articles[span.doc_id].text[span.start:span.end] == span.text
+    first = ans.sentences[0].quotes[0]
+    assert first.doc_id == span.doc_id and first.start <= span.start and span.end <= first.end
+    assert ans.extra["chosen"] in ans.extra["candidates"]
+    assert set(ans.extra["decision"]) >= {"p_none", "margin", "type_missing", "entity_missing", "p_answerable"}
+
+
 EN = "so what odds does the Qwen guy at Alibaba give chinese labs of overtaking openai in the next 3-5 yrs?"
 
 
@@ -63,8 +76,8 @@ def test_same_question_gets_the_same_answer_whatever_came_before(reader_assistan
     q = "딥시크 R1의 등장은 냉전 시대의 어떤 사건에 견주어졌나?"
     reader_assistant.ask("엔비디아 주가는 하루에 얼마나 떨어졌나?")
     after_another, again = reader_assistant.ask(q), reader_assistant.ask(q)
-    assert after_another.extra["p_yes"] == again.extra["p_yes"]
-    assert after_another.extra.get("reply") == again.extra.get("reply")
+    assert after_another.extra["decision"] == again.extra["decision"]
+    assert after_another.extra["chosen"] == again.extra["chosen"]
     assert after_another.text == again.text
 
 
@@ -158,7 +171,8 @@ def llama_server():
     port = free_port()
     log = open(os.devnull, "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048", "--model_alias", "qwen-reader"],
+                             "--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen-reader",
+                             "--logits_all", "true"],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

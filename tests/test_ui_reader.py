@@ -34,6 +34,15 @@ def test_ask_api_returns_verification_and_reader(reader_client):
     assert result["timings_ms"]["total"] > 0
 
 
+def test_ask_api_gives_the_answer_span_in_its_article(reader_client):
+    result = reader_client.predict(KO, api_name="/ask")
+    span = result["span"]
+    assert span["text"] == result["short"] == "17%"
+    cited = result["citations"][span["n"] - 1]
+    assert cited["doc_id"] == span["doc_id"] and cited["start"] <= span["start"] < span["end"] <= cited["end"]
+    assert cited["text"][span["start"] - cited["start"]:span["end"] - cited["start"]] == "17%"
+
+
 def test_ask_stream_through_gradio_client(reader_client):
     job = reader_client.submit(EN, 5, "", api_name="/ask_stream")
     outputs = list(job)  # every streamed update, in order
@@ -83,3 +92,41 @@ def test_browser_refusal_is_visible(page):
     page.locator(INPUT).press("Enter")
     page.wait_for_selector("#qa-chat .qa-reply .qa-abstain", timeout=120_000)
     assert "The articles don't say" in page.locator("#qa-chat .qa-reply").last.inner_text()
+
+
+@pytest.fixture()
+def impatient_page(browser, reader_assistant):
+    """The UI over the shared model with a short time budget, so a hung model's deadline comes soon."""
+    import dataclasses
+
+    from assistant.answer import Assistant
+
+    impatient = Assistant(reader_assistant.retriever,
+                          dataclasses.replace(reader_assistant.settings, reader_timeout=20.0), llm=reader_assistant.llm)
+    with serving(impatient) as url, open_page(browser, url, timeout_ms=120_000) as page:
+        yield page, impatient.llm
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("sig,said", [("SIGKILL", "SIGKILL"), ("SIGSTOP", "in time")])
+def test_browser_ui_stays_up_when_the_model_crashes_or_hangs(impatient_page, monkeypatch, sig, said):
+    """The model's process is killed (or stopped) mid-answer: that answer is the quotes with a notice, the page
+    and the server stay up, and the next answer comes from a fresh model."""
+    import signal
+
+    from conftest import ask_in_page, signal_mid_answer
+
+    page, llm = impatient_page
+    ask_in_page(page, KO, timeout_ms=120_000)  # warm
+    before = llm.pid
+    signal_mid_answer(llm, monkeypatch, getattr(signal, sig))
+    ask_in_page(page, KO, timeout_ms=120_000)
+    reply = page.locator("#qa-chat .qa-reply").last
+    assert "17%" in reply.inner_text()
+    assert said in reply.locator(".qa-fallback").inner_text()
+    assert "기사 문장 인용" in reply.locator(".qa-reader-info").inner_text()
+    ask_in_page(page, KO, timeout_ms=120_000)
+    reply = page.locator("#qa-chat .qa-reply").last
+    assert llm.pid != before
+    assert "qwen2.5" in reply.locator(".qa-reader-info").inner_text() and "17%" in reply.inner_text()
+    assert reply.locator("mark.qa-answer-span").first.inner_text() == "17%"  # highlighted in its sentence

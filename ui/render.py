@@ -208,15 +208,29 @@ def render_checked(ans: Answer) -> str:
     for s in ans.sentences:
         if not s.verified:
             continue  # never shown: its facts were not found in the cited passages
+        body = with_markers(highlighted(s.text, ans.short if ans.lang == "ko" else "", ans))
         out.append(f"<div class='qa-sentence'><span class='qa-check' title='{esc(labels['verified_help'])}'>"
-                   f"✓ {labels['verified']}</span> {with_markers(esc(s.text))}")
+                   f"✓ {labels['verified']}</span> {body}")
         for q in s.quotes:
             if ans.lang == "en" and has_hangul(q.text):
+                span = ans.span
+                inside = span is not None and span.doc_id == q.doc_id and q.start <= span.start < span.end <= q.end
+                original = (marked(q.text, 0, len(q.text), [(span.start - q.start, span.end - q.start)]) if inside
+                            else esc(q.text))
                 out.append(f"<div class='qa-original' lang='ko'>{esc(labels['original'])} [{q.marker}]: "
-                           f"{esc(q.text)}</div>")
+                           f"{original}</div>")
         out.append("</div>")
     out.append("</div>")
     return "".join(out)
+
+
+def highlighted(text: str, short: str, ans: Answer) -> str:
+    """Escaped sentence text with the answer's span marked, where the sentence quotes it."""
+    span = ans.span.text if ans.span is not None else short
+    at = text.find(span) if span else -1
+    if at < 0:
+        return esc(text)
+    return esc(text[:at]) + "<mark class='qa-answer-span'>" + esc(span) + "</mark>" + esc(text[at + len(span):])
 
 
 def render_notes(ans: Answer) -> str:
@@ -291,7 +305,9 @@ def answer_json(assistant: Assistant, ans: Answer) -> dict:
                 "start": h.start, "end": h.end, "text": h.text, "score": h.score,
                 "quotes": [{"start": q.start, "end": q.end, "text": q.text} for q in ans.quotes if q.marker == n]}
 
-    return {"question": ans.question, "lang": ans.lang, "answer": ans.text, "short": ans.short,
+    span = ({"n": ans.span.marker, "doc_id": ans.span.doc_id, "start": ans.span.start, "end": ans.span.end,
+             "text": ans.span.text} if ans.span is not None else None)
+    return {"question": ans.question, "lang": ans.lang, "answer": ans.text, "short": ans.short, "span": span,
             "abstained": ans.abstained, "notices": list(ans.notices), "retrieval_query": ans.retrieval_query,
             "sentences": [{"text": s.text, "markers": list(s.markers), "verified": s.verified,
                            "quotes": [{"n": q.marker, "doc_id": q.doc_id, "start": q.start, "end": q.end,

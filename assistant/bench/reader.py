@@ -4,7 +4,7 @@
     python -m assistant bench --reader --users 20        ... plus 20 concurrent users through one model
     python -m assistant bench --reader --soak 200        ... plus resident memory over 200 questions
 
-Targets (issue 9): answer p50 <= 4 s and first token <= 2.5 s on the 2-core machine.
+Targets (issue 14): the short answer on screen p50 <= 2.5 s, the whole answer p50 <= 5 s, on the 2-core machine.
 The machine is shared, so every figure comes with the extractive baseline measured
 in the same run, and the load average at the start and the end.
 """
@@ -46,7 +46,7 @@ def latency(reader_assistant, extractive_assistant, questions: Sequence[str] = Q
             rounds: int = 1) -> dict:
     """First token, whole answer and prefill speed for the reader; the extractive answer as the baseline."""
     reader_assistant.ask(questions[0])  # warm: caches the system prompt, pages the model in
-    total, first, prefill, tokens = [], [], [], []
+    total, first, prefill, tokens, langs = [], [], [], [], []
     base = []
     for _ in range(rounds):
         for q in questions:
@@ -55,23 +55,28 @@ def latency(reader_assistant, extractive_assistant, questions: Sequence[str] = Q
             base.append((time.perf_counter() - t) * 1000)
             ans = reader_assistant.ask(q)
             total.append(ans.timings.get("total"))
-            first.append(ans.timings.get("first_token"))
-            decide = ans.timings.get("decide")
+            # The short answer on screen; a refusal is on screen when it is decided.
+            first.append(ans.timings.get("short") or ans.timings.get("total"))
+            langs.append(ans.lang)
+            choose = ans.timings.get("choose")
             n = ans.extra.get("prompt_tokens")
-            if decide and n:
+            if choose and n:
                 tokens.append(n)
-                prefill.append(n / (decide / 1000))
+                prefill.append(n / (choose / 1000))
     answer = _pcts(total)
     baseline = _pcts(base)
+    short = _pcts(first)
     return {
         "answer_ms": answer,
-        "first_token_ms": _pcts(first),
+        "first_token_ms": short,
+        "answer_ms_ko": _pcts([t for t, lang in zip(total, langs) if lang == "ko"]),
+        "answer_ms_en": _pcts([t for t, lang in zip(total, langs) if lang == "en"]),
         "prompt_tokens": _pcts(tokens),
         "prefill_tokens_per_s": _pcts(prefill),
         "extractive_answer_ms": baseline,
         "reader_vs_extractive_p50": round(answer["p50"] / baseline["p50"], 1) if baseline["p50"] else None,
-        "targets": {"answer_p50_le_4s": answer["p50"] is not None and answer["p50"] <= 4000,
-                    "first_token_p50_le_2_5s": _pcts(first)["p50"] is not None and _pcts(first)["p50"] <= 2500},
+        "targets": {"answer_p50_le_5s": answer["p50"] is not None and answer["p50"] <= 5000,
+                    "short_p50_le_2_5s": short["p50"] is not None and short["p50"] <= 2500},
     }
 
 
@@ -138,7 +143,7 @@ def run(index_dir=None, users: int = 0, soak_n: int = 0, rounds: int = 1) -> dic
 def table(result: dict) -> str:
     r = result["reader"]
     rows = [
-        ("reader: whole answer", r["answer_ms"]), ("reader: first token", r["first_token_ms"]),
+        ("reader: whole answer", r["answer_ms"]), ("reader: short answer on screen", r["first_token_ms"]),
         ("baseline: extractive answer", r["extractive_answer_ms"]),
     ]
     lines = ["| path | p50 ms | p95 ms |", "|---|---|---|"]
