@@ -108,6 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--sections", help="comma-separated: cold,query,scale,embed,build (default: all)")
     bench.add_argument("--build-corpus", help="what the build section builds: the shipped articles (default), "
                        "libreoffice-help-ko[:N|:all] (N help pages, default 560), or a directory")
+    bench.add_argument("--build-configs", help="comma-separated builds of the build section: "
+                       "baseline,separate,pooled,bf16 (default: all; bf16 vs separate is fp32 vs bf16)")
     bench.set_defaults(func=cmd_bench)
 
     u = sub.add_parser("ui", help="start the chat UI")

@@ -32,6 +32,14 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
+def bf16_embedder():
+    """The same e5 under torch with bf16 autocast (NEWSQA_PRECISION=bf16): the build path on bf16 CPUs."""
+    from assistant.embedding import Embedder
+
+    return Embedder(backend="torch", precision="bf16")
+
+
+@pytest.fixture(scope="session")
 def index_dir(tmp_path_factory, embedder) -> Path:
     """A real index of the shipped articles, built once in a temp dir."""
     from assistant.index import build_index

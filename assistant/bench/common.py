@@ -39,6 +39,7 @@ class Context:
     n_queries: int = 200
     max_seconds: float = 4.0
     build_corpus: str | None = None
+    build_configs: Sequence[str] = ()  # the build section's configurations (default: all)
     shared: dict = field(default_factory=dict)
 
     def torch_embedder(self) -> object:
