@@ -146,7 +146,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.ray:  # embedding spread over Ray workers; everything else as in a local build
         from .distributed import RayEmbedding
 
-        with RayEmbedding(args.ray, settings.model, workers=args.ray_workers) as ray_embed:
+        # the workers embed in the precision this machine chose (bf16 needs the same units on every node)
+        with RayEmbedding(args.ray, settings.model, workers=args.ray_workers,
+                          precision=embedder.precision) as ray_embed:
             nodes = len({w.node_id for w in ray_embed.workers})
             print(f"embedding on {len(ray_embed.workers)} Ray workers across {nodes} nodes", file=sys.stderr)
             report = build_index(articles_dir, index_dir, embed=ray_embed, **common)
