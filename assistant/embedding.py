@@ -107,6 +107,9 @@ class Embedder:
 
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on stderr, even under --quiet
 
         # torch's default intra-op pool oversubscribes this kind of machine: a one-line
         # query took 900 ms instead of 15 ms. Size it to the CPUs we may actually use.
@@ -165,7 +168,18 @@ class Embedder:
             return self._impl.embed_queries(texts)
         return self._encode(list(texts), self._query_prompt, batch_size=32, bf16=False)
 
+    @property
+    def precision_decided(self) -> _precision.Choice | None:
+        """The choice (the manifest's record), or None where `auto` has not calibrated yet."""
+        return self._choice if self._undecided_auto else self.precision_choice
+
+    @property
+    def _undecided_auto(self) -> bool:
+        return self._choice is None and _precision.needs_calibration(self.precision_request, self.capabilities)
+
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if len(texts) < _precision.CALIBRATE_MIN_TEXTS and self._undecided_auto:
+            return self._fp32_passages(texts)  # adding an article: not worth a calibration's seconds
         if self.bf16_capable and self.precision == "bf16" and self._bf16_passages is not None:
             return self._bf16_passages.embed_passages(texts, batch_size)
         if self._impl is not None:

@@ -31,6 +31,9 @@ MIN_SPEEDUP = 1.10
 # Vectors of the same text in fp32 and bf16 agree to at least this cosine (tests/test_precision.py
 # checks it on the real model): close enough to share an index and a cache (see embedding.py).
 INTERCHANGEABLE_COSINE = 0.999
+# `auto` calibrates at the first call with at least this many passages (a build's batch is 64): adding
+# an article (a few texts, and the index's 50 background sentences) stays fp32 and pays nothing.
+CALIBRATE_MIN_TEXTS = 64
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,10 @@ def manifest_record(embedder: object, method: str) -> dict:
     Informational: fp32 and bf16 vectors agree to INTERCHANGEABLE_COSINE, so loading never refuses
     an index for its precision, and the cache serves either (vectors it held may be of the other).
     """
-    choice = getattr(embedder, "precision_choice", None)
-    if method == "pooled" or choice is None:
+    if method == "pooled" or not hasattr(embedder, "precision_decided"):
         return {"precision": "fp32"}  # pooled spans come from ONNX Runtime, which has no bf16 on x86
+    choice = embedder.precision_decided
+    if choice is None:
+        return {"precision": "fp32", "precision_reason": f"auto: fewer than {CALIBRATE_MIN_TEXTS} texts at a "
+                                                         "time to embed, not calibrated"}
     return {"precision": choice.precision, "precision_reason": choice.reason}

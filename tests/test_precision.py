@@ -97,12 +97,16 @@ def test_calibration_times_both_paths_on_the_same_texts():
 
 def test_manifest_record():
     class Fake:
-        precision_choice = Choice("bf16", "avx512_bf16: bf16 measured 1.50x fp32")
+        precision_decided = Choice("bf16", "avx512_bf16: bf16 measured 1.50x fp32")
+
+    class Undecided:
+        precision_decided = None
 
     assert precision.manifest_record(Fake(), "separate") == {
         "precision": "bf16", "precision_reason": "avx512_bf16: bf16 measured 1.50x fp32"}
     assert precision.manifest_record(Fake(), "pooled") == {"precision": "fp32"}  # ONNX Runtime pools
     assert precision.manifest_record(object(), "separate") == {"precision": "fp32"}  # USE, fused
+    assert precision.manifest_record(Undecided(), "separate")["precision"] == "fp32"  # too few texts to calibrate
 
 
 # --- the real model ---------------------------------------------------------------------------
