@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--sections", help="comma-separated: cold,query,scale,embed,build (default: all)")
     bench.add_argument("--build-corpus", help="what the build section builds: the shipped articles (default), "
                        "libreoffice-help-ko[:N|:all] (N help pages, default 560), or a directory")
+    bench.add_argument("--build-configs", help="comma-separated builds of the build section: "
+                       "baseline,separate,pooled,bf16 (default: all; bf16 vs separate is fp32 vs bf16)")
     bench.set_defaults(func=cmd_bench)
 
     u = sub.add_parser("ui", help="start the chat UI")
@@ -145,7 +147,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.ray:  # embedding spread over Ray workers; everything else as in a local build
         from .distributed import RayEmbedding
 
-        with RayEmbedding(args.ray, settings.model, workers=args.ray_workers) as ray_embed:
+        # the workers embed in the precision this machine chose (bf16 needs the same units on every node)
+        with RayEmbedding(args.ray, settings.model, workers=args.ray_workers,
+                          precision=embedder.precision) as ray_embed:
             nodes = len({w.node_id for w in ray_embed.workers})
             print(f"embedding on {len(ray_embed.workers)} Ray workers across {nodes} nodes", file=sys.stderr)
             report = build_index(articles_dir, index_dir, embed=ray_embed, **common)

@@ -41,11 +41,11 @@ class WorkerInfo:
 class _EmbedWorker:
     """One model per worker process, loaded once; becomes a Ray actor in `RayEmbedding`."""
 
-    def __init__(self, model: str, threads: int) -> None:
+    def __init__(self, model: str, threads: int, precision: str = "fp32") -> None:
         os.environ["NEWSQA_THREADS"] = str(threads)  # the runtime sizes its pool to the CPUs Ray gave us
         from assistant.embedding import Embedder
 
-        self.embedder = Embedder(model)
+        self.embedder = Embedder(model, precision=precision)  # the driver's, so its manifest tells the truth
 
     def info(self) -> tuple[int, str, str, str]:
         import ray
@@ -65,8 +65,8 @@ class RayEmbedding:
     """
 
     def __init__(self, address: str, model: str, *, workers: int | None = None, cpus_per_worker: int = 1,
-                 in_flight: int = IN_FLIGHT) -> None:
-        self.address, self.model = address, model
+                 in_flight: int = IN_FLIGHT, precision: str = "fp32") -> None:
+        self.address, self.model, self.precision = address, model, precision
         self.n_workers, self.cpus_per_worker, self.in_flight = workers, cpus_per_worker, in_flight
         self.actors: list = []
         self.workers: list[WorkerInfo] = []
@@ -99,7 +99,7 @@ class RayEmbedding:
         n = self.n_workers or max(1, cpus // self.cpus_per_worker)
         actor = ray.remote(_EmbedWorker).options(
             num_cpus=self.cpus_per_worker, max_restarts=-1, max_task_retries=-1, scheduling_strategy="SPREAD")
-        self.actors = [actor.remote(self.model, self.cpus_per_worker) for _ in range(n)]
+        self.actors = [actor.remote(self.model, self.cpus_per_worker, self.precision) for _ in range(n)]
         infos = ray.get([a.info.remote() for a in self.actors])
         shas = {sha for *_, sha in infos}
         if len(shas) != 1:

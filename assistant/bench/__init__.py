@@ -8,8 +8,9 @@ One module per thing measured, all in the same run on this machine:
   `SentenceTransformer.encode` query path;
 - scale: exact FAISS, HNSW and numpy at 10k / 100k / 1M synthetic vectors, and BM25;
 - embed: passages/s of e5 under torch and ONNX Runtime (fp32, int8), and USE;
-- build: fresh-build passages/s with separate and pooled sentence vectors, and the eval
-  of each (`--build-corpus libreoffice-help-ko` for a real corpus of ~1,500 passages).
+- build: fresh-build passages/s with separate and pooled sentence vectors, in fp32 and bf16,
+  and the eval of each (`--build-corpus libreoffice-help-ko` for a real corpus of ~1,500 passages;
+  `--build-configs separate,bf16` for only the precision comparison).
 
 A new section is a module with a `SECTION` (common.Section) and a line in SECTIONS.
 Benchmarks are not tests: nothing here asserts a speed. The figures the project
@@ -68,7 +69,8 @@ bench_build = build.bench_build
 
 def run(*, quick: bool, index_dir: Path | None = None, sizes: Sequence[int] | None = None,
         sections: Sequence[str] = DEFAULT_SECTIONS, n_queries: int = 200, max_seconds: float = 4.0,
-        build_corpus: str | None = None, log: Callable[[str], None] | None = None) -> dict:
+        build_corpus: str | None = None, build_configs: Sequence[str] = (),
+        log: Callable[[str], None] | None = None) -> dict:
     """Every section asked for, as one JSON-ready dict."""
     from ..settings import default_articles_dir, default_index_dir
 
@@ -80,7 +82,7 @@ def run(*, quick: bool, index_dir: Path | None = None, sizes: Sequence[int] | No
                   articles_dir=default_articles_dir(),
                   log=log or (lambda msg: print(msg, file=sys.stderr, flush=True)),
                   sizes=sizes or (QUICK_SIZES if quick else FULL_SIZES), n_queries=n_queries,
-                  max_seconds=max_seconds, build_corpus=build_corpus)
+                  max_seconds=max_seconds, build_corpus=build_corpus, build_configs=build_configs)
     t0 = time.perf_counter()
     result: dict = {"machine": machine(), "quick": quick}
     for section in SECTIONS:
@@ -132,6 +134,7 @@ def run_cli(args: argparse.Namespace) -> int:
     sections = getattr(args, "sections", None)
     sections = [s.strip() for s in sections.split(",") if s.strip()] if sections else DEFAULT_SECTIONS
     result = run(quick=args.quick, index_dir=args.index, log=log, sections=sections,
-                 build_corpus=getattr(args, "build_corpus", None))
+                 build_corpus=getattr(args, "build_corpus", None),
+                 build_configs=[c for c in (getattr(args, "build_configs", None) or "").split(",") if c])
     print(json.dumps(result, ensure_ascii=False) if args.json else render(result))
     return 0

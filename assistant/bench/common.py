@@ -39,14 +39,17 @@ class Context:
     n_queries: int = 200
     max_seconds: float = 4.0
     build_corpus: str | None = None
+    build_configs: Sequence[str] = ()  # the build section's configurations (default: all)
     shared: dict = field(default_factory=dict)
 
     def torch_embedder(self) -> object:
-        """sentence-transformers on torch, loaded once per run (the baseline of several sections)."""
+        """sentence-transformers on torch in fp32, loaded once per run (the baseline of several sections).
+
+        fp32 always: under `auto` a CPU with bf16 units may embed passages in bf16 (precision.py)."""
         if "torch_embedder" not in self.shared:
             from ..embedding import Embedder
 
-            self.shared["torch_embedder"] = Embedder(backend="torch")
+            self.shared["torch_embedder"] = Embedder(backend="torch", precision="fp32")
         return self.shared["torch_embedder"]
 
 

