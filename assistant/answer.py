@@ -21,11 +21,13 @@ import numpy as np
 
 from . import candidates, decide, reader, verify
 from . import llm as llms
+from . import quotes as quoting
 from .amounts import englishize
 from .dates import annotate
 from .korean import has_hangul, tokens
 from .llm import LLM, LLMError, ModelInfo
 from .messages import MESSAGES
+from .quotes import Quote, overlaps
 from .retriever import Hit, Retriever, clean_question
 from .settings import Settings
 
@@ -36,18 +38,6 @@ _FOLLOW_UP = re.compile(
     r"compared|what of|same for|and what|so what)",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Quote:
-    """A sentence of an article that the answer rests on: which citation it belongs to and where it is."""
-
-    marker: int  # 1-based, into Answer.citations
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    score: float
 
 
 @dataclass(frozen=True)
@@ -327,7 +317,7 @@ class Assistant:
                 if not short:  # nothing checked to say in English: the Korean original stays in the sources
                     timings["total"] = (time.perf_counter() - t0) * 1000
                     return Answer(r.question, MESSAGES[r.lang]["unverified_english"], tuple(r.hits), False, r.lang,
-                                  r.margin, (quote, *(q for q in r.quotes if not _overlaps(q, [quote]))),
+                                  r.margin, (quote, *(q for q in r.quotes if not overlaps(q, [quote]))),
                                   notices=tuple(notices), retrieval_query=r.query, extra=extra,
                                   reader=self.reader_info, timings=timings, span=span)
                 notices.append(MESSAGES[r.lang]["dropped"].format(n=1))
@@ -336,81 +326,26 @@ class Assistant:
             sentences = (sentence,)
             shown = [x.text for x in sentences if x.verified]
         else:
-            quoted = [quote] + [q for q in r.quotes if not _overlaps(q, [quote])][: self.settings.max_quotes - 1]
+            quoted = [quote] + [q for q in r.quotes if not overlaps(q, [quote])][: self.settings.max_quotes - 1]
             sentences = tuple(Sentence(f"{annotate(q.text, articles[q.doc_id].date_iso, 'ko')} [{q.marker}]",
                                        (q.marker,), True, (q,)) for q in quoted)
             shown = [x.text for x in sentences]
         text = "\n\n".join(p for p in (short, " ".join(shown)) if p)
         quotes = tuple(q for x in sentences for q in x.quotes)
-        quotes += tuple(q for q in r.quotes if not _overlaps(q, quotes))
+        quotes += tuple(q for q in r.quotes if not overlaps(q, quotes))
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(r.question, text, tuple(r.hits), False, r.lang, r.margin, quotes, notices=tuple(notices),
                       retrieval_query=r.query, extra=extra, short=short, sentences=sentences,
                       reader=self.reader_info, timings=timings, span=span)
 
-    def _ground(self, sentence: str, markers: Sequence[int], hits: Sequence[Hit]) -> tuple[Quote, ...]:
-        """The article sentence an answer sentence rests on: the cited passage's sentence with its facts,
-        else the one closest in meaning (e5 is multilingual, so this finds the Korean original)."""
-        index = self.retriever.index
-        qvec = self.retriever.embed_query(sentence)
-        claims = verify.claims(sentence)
-        best: Quote | None = None
-        for m in markers:
-            hit = hits[m - 1]
-            rows, vecs = index.sentence_vectors(index.passage_ids[(hit.doc_id, hit.start)])
-            text = index.articles[hit.doc_id].text
-            for row, score in zip(rows, vecs @ qvec):
-                st = index.sentences[row]
-                original = text[st.start:st.end]
-                found = sum(verify.supported(c, original) for c in claims)
-                q = Quote(m, hit.doc_id, st.start, st.end, original, float(score) + 0.1 * found)
-                if best is None or q.score > best.score:
-                    best = q
-        return (best,) if best else ()
-
-    def _confidence(self, qvec: np.ndarray, quotes: Sequence[Quote]) -> float:
-        """How much better the best quote fits than generic off-topic text does.
-
-        Raw cosines from e5 sit in a narrow band (an off-topic question still scores
-        ~0.78 against the articles), so the margin over a background of unrelated
-        news sentences is what separates "about the articles" from "not".
-        """
-        if not quotes:
-            return -1.0
-        background = self.retriever.index.background
-        base = float((background @ qvec).max()) if len(background) else 0.0
-        return quotes[0].score - base
+    def _confidence(self, qvec: np.ndarray, chosen: Sequence[Quote]) -> float:
+        return quoting.confidence(self.retriever.index, qvec, chosen)
 
     def _quotes(self, qvec: np.ndarray, hits: Sequence[Hit]) -> list[Quote]:
-        """The top passages' sentences closest to the question: the best one, plus near ties."""
-        index = self.retriever.index
-        candidates: dict[tuple[str, int, int], Quote] = {}
-        for marker, hit in enumerate(hits[: self.settings.answer_depth], 1):
-            rows, vecs = index.sentence_vectors(index.passage_ids[(hit.doc_id, hit.start)])
-            for row, score in zip(rows, vecs @ qvec):
-                s = index.sentences[row]
-                key = (hit.doc_id, s.start, s.end)
-                if key not in candidates or candidates[key].score < score:
-                    text = index.articles[hit.doc_id].text[s.start : s.end]
-                    candidates[key] = Quote(marker, hit.doc_id, s.start, s.end, text, float(score))
-        ranked = sorted(candidates.values(), key=lambda q: (-q.score, q.marker))
-        if not ranked:
-            return []
-        chosen = [ranked[0]]
-        for q in ranked[1:]:
-            if len(chosen) >= self.settings.max_quotes or q.score < ranked[0].score - self.settings.quote_margin:
-                break
-            if not _overlaps(q, chosen):
-                chosen.append(q)
-        return chosen
+        return quoting.pick(self.retriever.index, qvec, hits, self.settings)
 
-    def _compose(self, hits: Sequence[Hit], quotes: Sequence[Quote], lang: str) -> str:
-        ordered = sorted(quotes, key=lambda q: (q.doc_id, q.start))
-        articles = self.retriever.index.articles
-        body = " ".join(f"{annotate(q.text, articles[q.doc_id].date_iso, lang)} [{q.marker}]" for q in ordered)
-        korean_sources = any(has_hangul(q.text) for q in quotes)
-        prefix = MESSAGES[lang]["korean_source"] if korean_sources else ""
-        return prefix + body
+    def _compose(self, hits: Sequence[Hit], chosen: Sequence[Quote], lang: str) -> str:
+        return quoting.compose(self.retriever.index, chosen, lang)
 
 
 def _clean_history(history: Sequence[str], max_chars: int) -> list[str]:
@@ -422,10 +357,6 @@ def _clean_history(history: Sequence[str], max_chars: int) -> list[str]:
         except ValueError:
             continue
     return out
-
-
-def _overlaps(q: Quote, chosen: Sequence[Quote]) -> bool:
-    return any(q.doc_id == c.doc_id and q.start < c.end and c.start < q.end for c in chosen)
 
 
 def _years(date: str) -> tuple[int, ...]:

@@ -128,7 +128,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .embedding import Embedder
     from .index import build_index
     from .settings import Settings, default_articles_dir, default_index_dir
-    from .store import is_up_to_date, parse_store
+    from .store import parse_store
+    from .stores import is_up_to_date
     from .vectors import expected_method
 
     settings = Settings()
@@ -283,7 +284,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .index import load_index
+    from .faiss_store import load_index
     from .library import indexed
     from .settings import default_index_dir
 
@@ -298,7 +299,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.dataset:
-        from .datasets import eval_debian_faq, render_debian_faq
+        from .faq_eval import eval_debian_faq, render_debian_faq
 
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
         result = eval_debian_faq(methods, progress=not args.json)

@@ -33,8 +33,9 @@ from .corpus import (
 )
 from .dates import parse_date
 from .errors import NewsQAError
-from .index import BuildReport, LoadedIndex, build_index
+from .index import BuildReport, build_index
 from .manifest import resolve
+from .store import LoadedIndex
 
 MAX_FILES_PER_ADD = 20  # per upload or command
 MAX_ARTICLES = 5000  # in the whole library
@@ -239,11 +240,10 @@ def remove(doc_id: str, articles_dir: Path, index_dir: Path, *, embedder, chunk=
 def _rebuild(articles_dir: Path, index_dir: Path, embedder, chunk, progress: bool, done: str) -> BuildReport:  # noqa: ANN001
     """The incremental build; if it cannot run, say what was already done and what to run."""
     try:
-        from .settings import Settings
         from .store import parse_store
 
         return build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk, progress=progress,
-                           store=parse_store(Settings().store))
+                           store=parse_store())  # NEWSQA_STORE, as Settings().store reads it
     except NewsQAError as e:
         raise NewsQAError(f"{done}, but the index was not rebuilt: {e} "
                           f"Then run: python -m assistant build --articles {articles_dir} --index {index_dir}") from e

@@ -14,9 +14,8 @@ morpheme such as "3.5" at its dot, so a morpheme that is not all letters and dig
 `0x` + its UTF-8 hex (`term`). k1/b match bm25s's defaults. Milvus Lite (`milvus:./file.db`) runs the same client
 code in-process; a server URI talks to a Milvus cluster.
 
-The serving process keeps the passages' and sentences' offsets and the articles in memory, as
-the FAISS store does (the answer quotes from them); the vectors stay in Milvus and are fetched per
-question, all candidates in one round trip (`prefetch`).
+The serving process keeps passage and sentence offsets and the articles in memory, as the FAISS store
+does (the answer quotes from them); vectors stay in Milvus, fetched per question in one round trip (`prefetch`).
 """
 
 from __future__ import annotations
@@ -38,9 +37,9 @@ import numpy as np
 from .chunking import Passage
 from .corpus import Article
 from .errors import IndexCorrupt, IndexMismatch, IndexMissing, NewsQAError
-from .store import StoreSpec, store_hint
+from .store import LoadedIndex, Sentence, StoreSpec, store_hint
 
-# Same policy as the FAISS store (index.py): exact below EXACT_LIMIT vectors, HNSW above.
+# Same policy as the FAISS store (faiss_store.py): exact below EXACT_LIMIT vectors, HNSW above.
 EXACT_LIMIT = 10_000
 HNSW = {"M": 32, "efConstruction": 80}
 EF_SEARCH = 128
@@ -251,8 +250,13 @@ class MilvusStore:
         self._manifest = manifest
         return manifest
 
-    def load(self):  # noqa: ANN201 - index.LoadedIndex
-        from .index import LoadedIndex, Sentence
+    def write_build(self, manifest: dict, passages: Sequence[Passage], articles: Sequence[Article],
+                    sentences: Sequence[Sentence], passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
+                    background: np.ndarray) -> str:  # new collections, then the alias switches to them
+        return write_build(self.spec, manifest, passages, articles, sentences, passage_vectors, sentence_vectors,
+                           background)
+
+    def load(self) -> LoadedIndex:
         from .manifest import passage_mismatch
 
         manifest = self.read_manifest()

@@ -19,11 +19,11 @@ import numpy as np
 
 from .corpus import normalize
 from .dates import bound, question_period
-from .index import LoadedIndex
 from .korean import has_hangul
 from .manifest import check_compatible
 from .settings import Settings, default_index_dir
-from .store import open_store
+from .store import LoadedIndex
+from .stores import open_store
 from .vectors import effective_method
 
 METHODS = ("dense", "bm25", "hybrid", "routed")

@@ -10,19 +10,24 @@ The retriever talks to a store through two small shapes. A `VectorIndex` is the 
 index it calls (a `faiss.Index` is one as it is); a `KeywordIndex` is what `LexicalIndex` offers.
 Milvus provides both over its collections (see milvus_store.py). A `Store` reads the manifest,
 loads a `LoadedIndex` and writes a build; every build is complete before readers can see it.
+
+This module is the seam: it owns the protocols and the types every store shares (`LoadedIndex`,
+`Sentence`, `StoreSpec`) and imports no store. faiss_store.py and milvus_store.py implement it;
+stores.py picks one; building (index.py) and searching (retriever.py) talk only to the seam.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from .index import LoadedIndex
+    from .chunking import Passage
+    from .corpus import Article
 
 DEFAULT_COLLECTION = "newsqa"
 
@@ -50,6 +55,46 @@ class KeywordIndex(Protocol):
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence inside a passage, with offsets into the article."""
+
+    passage: int
+    start: int
+    end: int
+
+
+@dataclass
+class LoadedIndex:
+    """Everything a retriever needs, read from one build directory."""
+
+    path: Path
+    manifest: dict
+    faiss: VectorIndex
+    passages: list[Passage]
+    articles: dict[str, Article]
+    sentences: list[Sentence]
+    sentence_faiss: VectorIndex
+    lexical: KeywordIndex
+    background: np.ndarray
+    sentence_rows: dict[int, range] = field(default_factory=dict)
+    passage_ids: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.passage_ids = {(p.doc_id, p.start): i for i, p in enumerate(self.passages)}
+        rows: dict[int, list[int]] = {}
+        for row, s in enumerate(self.sentences):
+            rows.setdefault(s.passage, []).append(row)
+        self.sentence_rows = {p: range(r[0], r[-1] + 1) for p, r in rows.items()}
+
+    def sentence_vectors(self, pid: int) -> tuple[range, np.ndarray]:
+        """The rows and vectors of one passage's sentences (stored contiguously)."""
+        rows = self.sentence_rows.get(pid, range(0))
+        if not rows:
+            return rows, np.zeros((0, self.sentence_faiss.d), dtype=np.float32)
+        return rows, self.sentence_faiss.reconstruct_n(rows.start, len(rows))
+
+
 class Store(Protocol):
     """One index's home: read its manifest, load it, and say how to rebuild it."""
 
@@ -58,6 +103,10 @@ class Store(Protocol):
     def read_manifest(self) -> dict: ...
 
     def load(self) -> LoadedIndex: ...
+
+    def write_build(self, manifest: dict, passages: list[Passage], articles: list[Article],
+                    sentences: list[Sentence], passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
+                    background: np.ndarray) -> object: ...  # the new build's path (a Milvus alias for Milvus)
 
 
 @dataclass(frozen=True)
@@ -99,51 +148,3 @@ def store_hint(spec: StoreSpec, index_dir: object) -> str:
     """The command that (re)builds this store."""
     env = f"NEWSQA_STORE={spec} " if spec.is_milvus else ""
     return f"Rebuild it with: {env}python -m assistant build --index {index_dir}"
-
-
-class FaissStore:
-    """The index directory on disk: what index.py has always read and written."""
-
-    def __init__(self, spec: StoreSpec, index_dir: Path) -> None:
-        self.spec, self.index_dir = spec, index_dir
-
-    def read_manifest(self) -> dict:
-        from .manifest import read_manifest
-
-        return read_manifest(self.index_dir)[1]
-
-    def load(self) -> LoadedIndex:
-        from .index import load_index
-
-        return load_index(self.index_dir)
-
-
-def open_store(spec: str | StoreSpec | None, index_dir: Path) -> Store:
-    """The store NEWSQA_STORE (or `spec`) names; `index_dir` stays home to the build lock and cache."""
-    spec = spec if isinstance(spec, StoreSpec) else parse_store(spec)
-    if spec.is_milvus:
-        from .milvus_store import MilvusStore
-
-        return MilvusStore(spec, index_dir)
-    return FaissStore(spec, index_dir)
-
-
-def is_up_to_date(spec: StoreSpec, index_dir: Path, articles_dir: Path, *, model: str, chunk: object,
-                  sentence_vectors: str | None = None) -> bool:
-    """`build --if-stale` for any store: built from these articles with this model, chunking and vectors."""
-    if not spec.is_milvus:
-        from .manifest import is_up_to_date as faiss_up_to_date
-
-        return faiss_up_to_date(index_dir, articles_dir, model=model, chunk=chunk, sentence_vectors=sentence_vectors)
-    from .corpus import corpus_sha256, load_articles
-    from .errors import NewsQAError
-    from .manifest import check_compatible
-
-    try:
-        manifest = open_store(spec, index_dir).read_manifest()
-        check_compatible(manifest, index_dir, model=model, weights_sha256=None, chunk=chunk,
-                         sentence_vectors=sentence_vectors)
-    except NewsQAError:
-        return False
-    articles, _ = load_articles(articles_dir)
-    return manifest.get("corpus", {}).get("sha256") == corpus_sha256(articles)

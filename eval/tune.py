@@ -20,7 +20,8 @@ from assistant.answer import Assistant, language
 from assistant.chunking import ChunkSettings
 from assistant.embedding import Embedder
 from assistant.evaluate import load_questions, score_answers, score_methods
-from assistant.index import build_index, load_index
+from assistant.faiss_store import load_index
+from assistant.index import build_index
 from assistant.retriever import Retriever
 from assistant.settings import REPO_DIR, Settings
 

@@ -215,7 +215,8 @@ def test_every_file_is_accounted_for(messy):
 def test_build_goes_on_with_the_rest(messy, embedder, index_dir, tmp_path):
     """A real build over the messy folder plus the shipped articles: every good file is
     searchable, every bad one listed in the manifest, and the index loads."""
-    from assistant.index import build_index, load_index
+    from assistant.faiss_store import load_index
+    from assistant.index import build_index
     from assistant.retriever import Retriever
 
     d, ok, skipped = messy

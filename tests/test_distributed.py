@@ -49,7 +49,8 @@ def _texts(index):  # noqa: ANN001 - what a build embeds: passages, then sentenc
 def test_two_node_build_matches_a_single_process_build(ray_cluster, tmp_path, embedder, retriever, index_dir):
     from assistant.distributed import RayEmbedding
     from assistant.evaluate import load_questions, score_methods
-    from assistant.index import build_index, load_index
+    from assistant.faiss_store import load_index
+    from assistant.index import build_index
     from assistant.retriever import Retriever
 
     with RayEmbedding(ray_cluster.address, embedder.name) as ray_embed:

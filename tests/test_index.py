@@ -9,7 +9,8 @@ import pytest
 
 from assistant.chunking import ChunkSettings
 from assistant.errors import IndexMismatch, IndexMissing
-from assistant.index import build_index, load_index
+from assistant.faiss_store import load_index
+from assistant.index import build_index
 from assistant.manifest import check_compatible, is_up_to_date, read_manifest
 from assistant.retriever import Retriever
 

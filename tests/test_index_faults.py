@@ -20,7 +20,8 @@ import pytest
 from assistant.chunking import ChunkSettings
 from assistant.cli import main
 from assistant.errors import BuildLocked, IndexCorrupt, IndexMismatch, IndexMissing, NewsQAError
-from assistant.index import build_index, build_lock, load_index
+from assistant.faiss_store import load_index
+from assistant.index import build_index, build_lock
 from assistant.manifest import is_up_to_date, resolve
 from assistant.retriever import Retriever
 from assistant.settings import Settings

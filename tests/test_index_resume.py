@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 from assistant import korean
-from assistant.index import build_index, load_index
+from assistant.faiss_store import load_index
+from assistant.index import build_index
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from assistant.index import load_index
+from assistant.faiss_store import load_index
 from assistant.library import MAX_FILE_BYTES, Upload, add, indexed, prefill, remove
 from conftest import cp949_story
 

@@ -13,7 +13,8 @@ import pytest
 
 from assistant.backends import span_tokens
 from assistant.errors import IndexMismatch
-from assistant.index import build_index, load_index
+from assistant.faiss_store import load_index
+from assistant.index import build_index
 from assistant.manifest import check_compatible, is_up_to_date, read_manifest
 from assistant.settings import Settings
 from assistant.vectors import sentence_method

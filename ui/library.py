@@ -17,7 +17,7 @@ from assistant import Assistant
 from assistant.corpus import MAX_FILE_BYTES, SUFFIXES, UnreadableFile
 from assistant.errors import NewsQAError
 from assistant.library import MAX_FILES_PER_ADD, Rejected, Upload, add, indexed, prefill, remove
-from assistant.store import open_store
+from assistant.stores import open_store
 
 FORM_HEADERS = ["파일 / File", "제목 / Title", "매체 / Outlet", "날짜 / Date (YYYY-MM-DD)"]
 LIST_HEADERS = ["제목 / Title", "매체 / Outlet", "날짜 / Date", "구절 / Passages", "id"]

@@ -54,7 +54,8 @@ def eval_recall(embedder: object, articles_dir: Path, questions_path: Path,
                 methods: Sequence[str] = ("dense", "routed")) -> dict:
     """recall@5 per method and language for an index of the articles built with `embedder` in a temp dir."""
     from ..evaluate import load_questions, score_methods
-    from ..index import build_index, load_index
+    from ..faiss_store import load_index
+    from ..index import build_index
     from ..retriever import Retriever
     from ..settings import Settings
 

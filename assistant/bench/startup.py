@@ -28,7 +28,7 @@ t1 = time.time(); marks["imports_package_s"] = t1 - t0
 from assistant import embedding
 embedding.import_backend(Settings().model)
 t2 = time.time(); marks["imports_model_runtime_s"] = t2 - t1; marks["rss_after_imports_mb"] = rss()
-from assistant.index import load_index
+from assistant.faiss_store import load_index
 from pathlib import Path
 index = load_index(Path(sys.argv[1]))
 t3 = time.time(); marks["index_load_s"] = t3 - t2
