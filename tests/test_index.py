@@ -19,7 +19,8 @@ def test_manifest_records_model_corpus_and_chunking(index_dir, embedder):
     path, manifest = read_manifest(index_dir)
     assert path.parent.name == "builds" and (index_dir / "current").is_symlink()
     assert manifest["model"] == {"name": "multilingual-e5-small", "dim": 384,
-                                 "weights_sha256": embedder.weights_sha256}
+                                 "weights_sha256": embedder.weights_sha256,
+                                 "precision": "fp32", "precision_reason": "NEWSQA_PRECISION=fp32"}
     assert len(manifest["corpus"]["sha256"]) == 64 and manifest["corpus"]["articles"] == 2
     assert manifest["chunking"] == ChunkSettings().to_dict()
     assert manifest["faiss"]["type"] == "IndexFlatIP"
