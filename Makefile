@@ -15,7 +15,7 @@ export CMAKE_ARGS := -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX
   -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 # Runtime dispatch for the reader's llama.cpp: on CPUs with AVX-512 (F/BW/DQ/VL/CD/VBMI/VNNI/BF16) a second build
 # of the same version with those on (AMX still off) prefills ~2x faster; the worker loads it only on a CPU with all
-# of those flags (assistant/llm_worker.py), else the portable build above. Kept outside the venv, keyed by
+# of those flags (assistant/models/llm_worker.py), else the portable build above. Kept outside the venv, keyed by
 # version, so a new clone or venv on the same machine reuses it.
 LLAMA_VERSION := 0.3.36
 LLAMA_V4_FLAGS := -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
@@ -103,6 +103,7 @@ $(DATASETS_STAMP):
 
 lint: install
 	$(VENV)/bin/ruff check assistant ui tests eval
+	$(VENV)/bin/lint-imports
 
 eval: install index
 	$(PY) -m assistant eval

@@ -17,11 +17,12 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from .answer import Answer, Assistant, Quote
-from .chunking import ChunkSettings, Passage
-from .corpus import Article
+from assistant.ingest.chunking import ChunkSettings, Passage
+from assistant.ingest.corpus import Article
+from assistant.reading.answer import Answer, Assistant, Quote
+from assistant.search.retriever import Hit, Retriever
+
 from .errors import IndexCorrupt, IndexMismatch, IndexMissing, NewsQAError
-from .retriever import Hit, Retriever
 
 __all__ = [
     "Answer", "Article", "Assistant", "ChunkSettings", "Hit", "IndexCorrupt", "IndexMismatch",

@@ -125,12 +125,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .embedding import Embedder
-    from .index import build_index
+    from assistant.index.build import build_index
+    from assistant.index.store import parse_store
+    from assistant.index.stores import is_up_to_date
+    from assistant.index.vectors import expected_method
+    from assistant.models.embedding import Embedder
+
     from .settings import Settings, default_articles_dir, default_index_dir
-    from .store import parse_store
-    from .stores import is_up_to_date
-    from .vectors import expected_method
 
     settings = Settings()
     chunk = settings.chunk  # NEWSQA_CHUNK_SIZE / NEWSQA_CHUNK_OVERLAP; loading checks the same settings
@@ -146,7 +147,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     common = {"embedder": embedder, "chunk": chunk, "progress": not args.quiet, "store": store,
               "sentence_vectors": settings.sentence_vectors}
     if args.ray:  # embedding spread over Ray workers; everything else as in a local build
-        from .distributed import RayEmbedding
+        from assistant.index.distributed import RayEmbedding
 
         # the workers embed in the precision this machine chose (bf16 needs the same units on every node)
         with RayEmbedding(args.ray, settings.model, workers=args.ray_workers,
@@ -167,7 +168,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .retriever import Retriever, clean_question
+    from assistant.search.retriever import Retriever, clean_question
 
     clean_question(args.question)  # reject empty input before loading the model
     hits = Retriever.load(args.index).search(args.question, k=args.k, method=args.method,
@@ -185,8 +186,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .answer import Assistant
-    from .retriever import clean_question
+    from assistant.reading.answer import Assistant
+    from assistant.search.retriever import clean_question
 
     clean_question(args.question)
     assistant = Assistant.load(args.index, reader=args.reader)
@@ -208,7 +209,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def print_answer(ans) -> None:  # noqa: ANN001
     """The answer as a person reads it: notices, the short answer, each sentence with its check, sources."""
-    from .dates import resolve_relative
+    from assistant.ingest.dates import resolve_relative
 
     for n in ans.notices:
         print(f"note: {n}")
@@ -244,8 +245,9 @@ def date_label(date: str, source: str) -> str:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from .embedding import Embedder
-    from .library import Rejected, Upload, add
+    from assistant.index.library import Rejected, Upload, add
+    from assistant.models.embedding import Embedder
+
     from .settings import Settings, default_articles_dir, default_index_dir
 
     uploads, unreadable = [], []
@@ -271,8 +273,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from .embedding import Embedder
-    from .library import remove
+    from assistant.index.library import remove
+    from assistant.models.embedding import Embedder
+
     from .settings import Settings, default_articles_dir, default_index_dir
 
     settings = Settings()
@@ -284,8 +287,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .faiss_store import load_index
-    from .library import indexed
+    from assistant.index.faiss_store import load_index
+    from assistant.index.library import indexed
+
     from .settings import default_index_dir
 
     rows = indexed(load_index(args.index or default_index_dir()))
@@ -299,13 +303,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.dataset:
-        from .faq_eval import eval_debian_faq, render_debian_faq
+        from assistant.evaluation.debian_faq import eval_debian_faq, render_debian_faq
 
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
         result = eval_debian_faq(methods, progress=not args.json)
         print(json.dumps(result, ensure_ascii=False) if args.json else render_debian_faq(result))
         return 0
-    from .evaluate import run_cli
+    from assistant.evaluation.evaluate import run_cli
 
     return run_cli(args)
 
@@ -339,9 +343,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     """Convert the bundled weights, export them for ONNX Runtime, and assemble the reader's GGUF, once."""
-    from . import reader_model
-    from .backends import onnx_path
-    from .weights import prepare_model
+    from assistant.models import reader_model
+    from assistant.models.backends import onnx_path
+    from assistant.models.weights import prepare_model
 
     model_dir = prepare_model()
     print(model_dir)
@@ -352,8 +356,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     except reader_model.ReaderModelError as e:
         print(f"warning: {e}", file=sys.stderr)  # answers fall back to quoting, and say so
         return 0
-    from .llm import LLMError
-    from .llm_process import smoke_test
+    from assistant.models.llm import LLMError
+    from assistant.models.llm_process import smoke_test
 
     try:  # a short decode in a child process: a llama.cpp that dies on this CPU is found now, not in a server
         smoke_test(path, reader_model.expected_sha256())

@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .chunking import ChunkSettings
-from .vectors import sentence_method
-from .weights import DEFAULT_MODEL
+from assistant.index.vectors import sentence_method
+from assistant.ingest.chunking import ChunkSettings
+from assistant.models.weights import DEFAULT_MODEL
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent

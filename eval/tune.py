@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answer import Assistant, language
-from assistant.chunking import ChunkSettings
-from assistant.embedding import Embedder
-from assistant.evaluate import load_questions, score_answers, score_methods
-from assistant.faiss_store import load_index
-from assistant.index import build_index
-from assistant.retriever import Retriever
+from assistant.evaluation.evaluate import load_questions, score_answers, score_methods
+from assistant.index.build import build_index
+from assistant.index.faiss_store import load_index
+from assistant.ingest.chunking import ChunkSettings
+from assistant.models.embedding import Embedder
+from assistant.reading.answer import Assistant, language
+from assistant.search.retriever import Retriever
 from assistant.settings import REPO_DIR, Settings
 
 ARTICLES = REPO_DIR / "articles"

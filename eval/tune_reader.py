@@ -20,10 +20,10 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
-from assistant import decide
-from assistant.answer import Assistant
-from assistant.eval_answers import gold_in
-from assistant.evaluate import load_questions
+from assistant.evaluation.eval_answers import gold_in
+from assistant.evaluation.evaluate import load_questions
+from assistant.reading import decide
+from assistant.reading.answer import Assistant
 from assistant.settings import REPO_DIR
 
 OUT = REPO_DIR / "eval" / "tuning_reader.md"

@@ -29,7 +29,7 @@ def embedder():
 
     In fp32: tests compare its vectors to 1e-5, and `auto` may pick bf16 on a CPU with bf16
     units (tests/test_precision.py tests that path against this one)."""
-    from assistant.embedding import Embedder
+    from assistant.models.embedding import Embedder
 
     return Embedder(precision="fp32")
 
@@ -37,7 +37,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def bf16_embedder():
     """The same e5 under torch with bf16 autocast (NEWSQA_PRECISION=bf16): the build path on bf16 CPUs."""
-    from assistant.embedding import Embedder
+    from assistant.models.embedding import Embedder
 
     return Embedder(backend="torch", precision="bf16")
 
@@ -45,7 +45,7 @@ def bf16_embedder():
 @pytest.fixture(scope="session")
 def index_dir(tmp_path_factory, embedder) -> Path:
     """A real index of the shipped articles, built once in a temp dir."""
-    from assistant.index import build_index
+    from assistant.index.build import build_index
 
     path = tmp_path_factory.mktemp("index")
     build_index(ARTICLES, path, embedder=embedder, progress=False)
@@ -54,14 +54,14 @@ def index_dir(tmp_path_factory, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def retriever(index_dir, embedder):
-    from assistant.retriever import Retriever
+    from assistant.search.retriever import Retriever
 
     return Retriever.load(index_dir, embedder=embedder)
 
 
 @pytest.fixture(scope="session")
 def assistant(retriever):
-    from assistant.answer import Assistant
+    from assistant.reading.answer import Assistant
 
     return Assistant(retriever)
 
@@ -71,7 +71,7 @@ def reader_llm():
     """The real reader model (Qwen2.5-Coder-1.5B GGUF, sha256-checked), loaded once per session.
 
     Missing it fails under CI (the Makefile installs it) and skips elsewhere."""
-    from assistant import llm
+    from assistant.models import llm
 
     try:
         return llm.load("local")
@@ -81,7 +81,7 @@ def reader_llm():
 
 @pytest.fixture(scope="session")
 def reader_assistant(retriever, reader_llm):
-    from assistant.answer import Assistant
+    from assistant.reading.answer import Assistant
 
     return Assistant(retriever, llm=reader_llm)
 

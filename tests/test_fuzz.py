@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assistant.chunking import KOREAN_SEPARATORS, ChunkSettings, split_article
-from assistant.corpus import Article, UnreadableFile, clean, decode, normalize
-from assistant.retriever import METHODS
+from assistant.ingest.chunking import KOREAN_SEPARATORS, ChunkSettings, split_article
+from assistant.ingest.corpus import Article, UnreadableFile, clean, decode, normalize
+from assistant.search.retriever import METHODS
 
 # No example database in the work tree; no per-example deadline (the model is shared, CPU is shared).
 FAST = settings(database=None, deadline=None, max_examples=150,

@@ -13,10 +13,10 @@ from pathlib import Path
 import gradio as gr
 
 from assistant import Assistant
-from assistant.corpus import MAX_FILE_BYTES
-from assistant.dates import bound
 from assistant.errors import NewsQAError
-from assistant.llm import LLMError
+from assistant.ingest.corpus import MAX_FILE_BYTES
+from assistant.ingest.dates import bound
+from assistant.models.llm import LLMError
 from assistant.settings import default_articles_dir, default_index_dir
 from ui.library import mount as mount_library
 from ui.render import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from assistant import Article
-from assistant.dates import resolve_relative
+from assistant.ingest.dates import resolve_relative
 
 LABEL = {"ko": "날짜 풀이", "en": "Dates"}
 

@@ -1,6 +1,6 @@
 """The Articles / 기사 panel: upload files, edit what the cleaner found, index them, remove articles.
 
-Uploads go through `assistant.library` (the same checks and limits as the CLI, enforced here on
+Uploads go through `assistant.index.library` (the same checks and limits as the CLI, enforced here on
 the server whatever the browser sends). Questions keep being answered from the loaded index
 while a build runs; when it lands, the new index is swapped into the running retriever in one
 assignment, so the next question sees the new article.
@@ -14,10 +14,10 @@ from pathlib import Path
 import gradio as gr
 
 from assistant import Assistant
-from assistant.corpus import MAX_FILE_BYTES, SUFFIXES, UnreadableFile
 from assistant.errors import NewsQAError
-from assistant.library import MAX_FILES_PER_ADD, Rejected, Upload, add, indexed, prefill, remove
-from assistant.stores import open_store
+from assistant.index.library import MAX_FILES_PER_ADD, Rejected, Upload, add, indexed, prefill, remove
+from assistant.index.stores import open_store
+from assistant.ingest.corpus import MAX_FILE_BYTES, SUFFIXES, UnreadableFile
 
 FORM_HEADERS = ["파일 / File", "제목 / Title", "매체 / Outlet", "날짜 / Date (YYYY-MM-DD)"]
 LIST_HEADERS = ["제목 / Title", "매체 / Outlet", "날짜 / Date", "구절 / Passages", "id"]

@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 
 from assistant import Answer, Article, Assistant, Hit
-from assistant.answer import MESSAGES
-from assistant.korean import has_hangul
+from assistant.ingest.korean import has_hangul
+from assistant.reading.answer import MESSAGES
 from ui.dates import resolved_dates
 
 MAX_K = 10

@@ -31,8 +31,8 @@ CONFIGS = {"baseline": ("separate", False, "fp32"), "separate": ("separate", Tru
 
 def fresh_build(articles_dir: Path, embedder: object, config: str) -> dict:
     """One build of `articles_dir` into a temp dir with an empty cache, and its figures."""
-    from .. import embedding
-    from ..index import build_index
+    from assistant.index.build import build_index
+    from assistant.models import embedding
 
     method, length_sorted, _ = CONFIGS[config]
     with tempfile.TemporaryDirectory(prefix="newsqa-bench-build-") as tmp:
@@ -57,10 +57,11 @@ def eval_method(articles_dir: Path, embedder: object, method: str) -> dict:
     """The shipped method's recall@1/@5 per language and abstention on each eval half, for one method."""
     import os
 
-    from ..answer import Assistant
-    from ..evaluate import SHIPPED, load_questions, run_eval
-    from ..index import build_index
-    from ..retriever import Retriever
+    from assistant.evaluation.evaluate import SHIPPED, load_questions, run_eval
+    from assistant.index.build import build_index
+    from assistant.reading.answer import Assistant
+    from assistant.search.retriever import Retriever
+
     from ..settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="newsqa-bench-eval-") as tmp:
@@ -91,7 +92,7 @@ def bench_build(articles_dir: Path, corpus: str, embedder: object, *, configs: t
     configs = tuple(c for c in configs if models[CONFIGS[c][2]] is not None)
     for model in dict.fromkeys(models[CONFIGS[c][2]] for c in configs):
         model.embed_passages(["warm-up"])
-    from .. import korean
+    from assistant.ingest import korean
 
     korean.kiwi()  # loaded once per process, not part of a build's cost
     for config in configs:
@@ -116,8 +117,8 @@ def bench_build(articles_dir: Path, corpus: str, embedder: object, *, configs: t
 
 def auto_choice(log=print) -> dict:  # noqa: ANN001
     """What NEWSQA_PRECISION=auto picks on this machine, with its calibration's texts/s."""
-    from .. import precision
-    from ..embedding import Embedder
+    from assistant.models import precision
+    from assistant.models.embedding import Embedder
 
     log("build: NEWSQA_PRECISION=auto on this machine (calibrates where the CPU has bf16 units)")
     choice = Embedder(precision="auto").precision_choice
@@ -130,8 +131,8 @@ def auto_choice(log=print) -> dict:  # noqa: ANN001
 
 
 def measure(ctx: Context) -> dict:
-    from .. import datasets
-    from ..embedding import Embedder
+    from assistant.ingest import datasets
+    from assistant.models.embedding import Embedder
 
     configs = tuple(ctx.build_configs or CONFIGS)
     unknown = sorted(set(configs) - set(CONFIGS))

@@ -47,7 +47,7 @@ class Context:
 
         fp32 always: under `auto` a CPU with bf16 units may embed passages in bf16 (precision.py)."""
         if "torch_embedder" not in self.shared:
-            from ..embedding import Embedder
+            from assistant.models.embedding import Embedder
 
             self.shared["torch_embedder"] = Embedder(backend="torch", precision="fp32")
         return self.shared["torch_embedder"]

@@ -18,9 +18,9 @@ from .common import Context, Section, percentiles, time_calls
 
 def corpus_texts(articles_dir: Path) -> list[str]:
     """The texts a build embeds for the shipped articles: passages (with titles) and their sentences."""
-    from .. import korean
-    from ..chunking import ChunkSettings, embedding_text, split_articles
-    from ..corpus import load_articles
+    from assistant.ingest import korean
+    from assistant.ingest.chunking import ChunkSettings, embedding_text, split_articles
+    from assistant.ingest.corpus import load_articles
 
     chunk = ChunkSettings()
     articles, _ = load_articles(articles_dir)
@@ -53,10 +53,11 @@ def throughput(embedder: object, texts: Sequence[str], *, min_seconds: float = 3
 def eval_recall(embedder: object, articles_dir: Path, questions_path: Path,
                 methods: Sequence[str] = ("dense", "routed")) -> dict:
     """recall@5 per method and language for an index of the articles built with `embedder` in a temp dir."""
-    from ..evaluate import load_questions, score_methods
-    from ..faiss_store import load_index
-    from ..index import build_index
-    from ..retriever import Retriever
+    from assistant.evaluation.evaluate import load_questions, score_methods
+    from assistant.index.build import build_index
+    from assistant.index.faiss_store import load_index
+    from assistant.search.retriever import Retriever
+
     from ..settings import Settings
 
     questions = load_questions(questions_path)
@@ -70,8 +71,8 @@ def eval_recall(embedder: object, articles_dir: Path, questions_path: Path,
 def bench_embed(torch_embedder: object, articles_dir: Path, questions_path: Path, *, min_seconds: float = 3.0,
                 recall: bool = True, log: Callable[[str], None] = print) -> dict:
     """Throughput, agreement and eval recall: torch fp32 vs ONNX Runtime fp32 / int8, and USE."""
-    from ..backends import FusedEmbedder, OnnxEmbedder, UseEmbedder
-    from ..evaluate import load_questions
+    from assistant.evaluation.evaluate import load_questions
+    from assistant.models.backends import FusedEmbedder, OnnxEmbedder, UseEmbedder
 
     texts = corpus_texts(articles_dir)
     questions = [q.question for q in load_questions(questions_path)]
@@ -82,7 +83,7 @@ def bench_embed(torch_embedder: object, articles_dir: Path, questions_path: Path
     out["torch_passages_per_s"] = round(tp, 1)
     out["torch_query_p50_ms"] = query_latency(torch_embedder, questions)
     variants = {"torch": torch_embedder}
-    from ..embedding import Embedder
+    from assistant.models.embedding import Embedder
 
     log("embed: torch bf16 (autocast, NEWSQA_PRECISION=bf16)")
     half = Embedder(torch_embedder.name, backend="torch", precision="bf16")
@@ -123,7 +124,7 @@ def bench_embed(torch_embedder: object, articles_dir: Path, questions_path: Path
 
 
 def measure(ctx: Context) -> dict:
-    from ..evaluate import DEFAULT_QUESTIONS
+    from assistant.evaluation.evaluate import DEFAULT_QUESTIONS
 
     return {"embed": bench_embed(ctx.torch_embedder(), ctx.articles_dir, DEFAULT_QUESTIONS,
                                  min_seconds=1.5 if ctx.quick else 5.0, recall=not ctx.quick, log=ctx.log)}

@@ -17,7 +17,7 @@ from .common import Context, Section, percentiles
 def bench_query(assistant: object, questions: Sequence[str], *, baseline_embedder: object | None = None,
                 max_seconds: float = 20.0) -> dict:
     """Per-stage p50/p95 of ask() over the eval questions, and ask() on the plain encode path."""
-    from ..retriever import clean_question
+    from assistant.search.retriever import clean_question
 
     r = assistant.retriever
     emb = r.embedder
@@ -100,8 +100,8 @@ class _Shim:
 
 
 def measure(ctx: Context) -> dict:
-    from ..answer import Assistant
-    from ..evaluate import DEFAULT_QUESTIONS, load_questions
+    from assistant.evaluation.evaluate import DEFAULT_QUESTIONS, load_questions
+    from assistant.reading.answer import Assistant
 
     ctx.log(f"query: loading the assistant on {ctx.index_dir}")
     assistant = Assistant.load(ctx.index_dir)

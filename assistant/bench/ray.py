@@ -22,9 +22,9 @@ BATCH = 64
 
 
 def _texts(articles_dir: Path, n: int) -> list[str]:
-    from ..chunking import ChunkSettings, embedding_text, split_articles
-    from ..corpus import load_articles
-    from ..korean import sentences
+    from assistant.ingest.chunking import ChunkSettings, embedding_text, split_articles
+    from assistant.ingest.corpus import load_articles
+    from assistant.ingest.korean import sentences
 
     articles, _ = load_articles(articles_dir)
     passages = split_articles(articles, ChunkSettings())
@@ -47,8 +47,8 @@ def bench_ray(articles_dir: Path, *, n: int = 512, log: Callable[[str], None] = 
     import ray
     from ray.cluster_utils import Cluster
 
-    from ..distributed import RayEmbedding
-    from ..embedding import Embedder, EmbeddingCache, embed_with_cache
+    from assistant.index.distributed import RayEmbedding
+    from assistant.models.embedding import Embedder, EmbeddingCache, embed_with_cache
 
     texts = _texts(articles_dir, n)
     cores = len(os.sched_getaffinity(0))

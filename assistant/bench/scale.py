@@ -154,7 +154,7 @@ def bench_scale(sizes: Sequence[int], *, n_queries: int = 200, seed: int = 0,
     """Exact vs approximate FAISS vs numpy at each size, and BM25 over synthetic passages."""
     import faiss
 
-    from .. import faiss_store as index_mod
+    from assistant.index import faiss_store as index_mod
 
     faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
     out: dict = {}

@@ -20,15 +20,15 @@ def rss():
     return round(psutil.Process().memory_info().rss / 2**20, 1)
 marks = {"interpreter_s": t0 - spawned}
 import assistant
-from assistant import korean
-from assistant.answer import Assistant
-from assistant.retriever import Retriever
+from assistant.ingest import korean
+from assistant.reading.answer import Assistant
+from assistant.search.retriever import Retriever
 from assistant.settings import Settings
 t1 = time.time(); marks["imports_package_s"] = t1 - t0
-from assistant import embedding
+from assistant.models import embedding
 embedding.import_backend(Settings().model)
 t2 = time.time(); marks["imports_model_runtime_s"] = t2 - t1; marks["rss_after_imports_mb"] = rss()
-from assistant.faiss_store import load_index
+from assistant.index.faiss_store import load_index
 from pathlib import Path
 index = load_index(Path(sys.argv[1]))
 t3 = time.time(); marks["index_load_s"] = t3 - t2

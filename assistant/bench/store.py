@@ -30,8 +30,8 @@ def bench_stores(n: int = 100_000, *, n_queries: int = 200, seed: int = 0, max_s
     """p50 latency, recall@10 and build time of FAISS HNSW and Milvus Lite HNSW at `n` vectors."""
     import faiss
 
-    from .. import faiss_store as index_mod
-    from .. import milvus_store
+    from assistant.index import faiss_store as index_mod
+    from assistant.index import milvus_store
 
     mix = Mixture.make(cluster_count(n), seed=seed)
     log(f"stores {n:,}: generating vectors ({mix.describe()})")

@@ -1,0 +1,1 @@
+"""Score retrieval and answers on the question sets and third-party data."""

@@ -1,0 +1,1 @@
+"""Read, clean and date articles, cut them into passages; Korean text analysis; third-party corpora."""

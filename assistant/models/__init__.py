@@ -1,0 +1,1 @@
+"""The models: the embedder's weights and backends, the reader LLM's weights, process and protocol."""

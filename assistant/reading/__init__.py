@@ -1,0 +1,1 @@
+"""Answer from the retrieved passages: the reader, verification, quotes, messages."""

@@ -1,0 +1,1 @@
+"""Search a loaded index: dense, BM25, fused and routed retrieval."""
