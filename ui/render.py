@@ -184,7 +184,7 @@ def render_reply(assistant: Assistant, ans: Answer) -> str:
     if ans.abstained:
         parts.append(f"<div class='qa-abstain' role='note'><strong>⚠ {labels['abstained']}:</strong> "
                      f"{esc(ans.text)}<br>{esc(labels['abstain_help'])}</div>")
-    elif ans.sentences:
+    elif ans.sentences or (ans.reader.backend != "extractive" and ans.quotes):
         parts.append(render_checked(ans))
     else:
         parts.append(f"<div class='qa-answer qa-extractive'>{with_markers(esc(ans.text))}</div>")
@@ -220,6 +220,12 @@ def render_checked(ans: Answer) -> str:
                 out.append(f"<div class='qa-original' lang='ko'>{esc(labels['original'])} [{q.marker}]: "
                            f"{original}</div>")
         out.append("</div>")
+    if not any(s.verified for s in ans.sentences) and ans.text != ans.short:
+        out.append(f"<div class='qa-sentence'>{esc(ans.text)}</div>")  # why there is no English sentence
+    attached = {(q.doc_id, q.start) for s in ans.sentences if s.verified for q in s.quotes}
+    if ans.lang == "en":  # the other sentences the answer rests on, in the original Korean
+        out += [f"<div class='qa-original' lang='ko'>{esc(labels['original'])} [{q.marker}]: {esc(q.text)}</div>"
+                for q in ans.quotes if (q.doc_id, q.start) not in attached and has_hangul(q.text)]
     out.append("</div>")
     return "".join(out)
 

@@ -3,7 +3,9 @@
 Each answerable question in eval/questions.jsonl carries `gold`: short answers in
 both languages where that makes sense (17%, 6000억달러 / 600 billion). An answer is
 right when one of them is in the text shown; a refusal of an answerable question is
-wrong. Reported per split and language, for each reader side by side.
+wrong. "Shown" is the answer and the article sentences quoted with it: every answer carries the sentence
+it rests on (for an English reader, the Korean original under the English). The short answer alone is
+scored too. Reported per split and language, for each reader side by side.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ def gold_in(text: str, gold: Sequence[str]) -> bool:
     return False
 
 
+def shown(ans) -> str:  # noqa: ANN001
+    """What a person reads of an answer: its text and the article sentences quoted with it (for an English
+    reader of Korean sources, the originals shown under the English)."""
+    return "\n".join([ans.text, *(q.text for q in ans.quotes)])
+
+
 def unverified_shown(ans) -> int:  # noqa: ANN001
     """Sentences the verifier rejected that nevertheless appear in the answer text (must be 0)."""
     if ans.abstained:
@@ -54,7 +62,7 @@ def score(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
     out: dict = {"n": len(questions)}
     for lang in ("ko", "en"):
         mine = [q for q in ans_q if q.lang == lang]
-        right = [q.id for q in mine if not answers[q.id].abstained and gold_in(answers[q.id].text, q.gold)]
+        right = [q.id for q in mine if not answers[q.id].abstained and gold_in(shown(answers[q.id]), q.gold)]
         out[f"correct_{lang}"] = _share(len(right), len(mine))
         # The short answer alone (the reader's chosen span), for a reader that gives one.
         out[f"short_{lang}"] = _share(sum(1 for q in mine if not answers[q.id].abstained and answers[q.id].short
@@ -86,14 +94,14 @@ def score(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
     out["first_token_ms"] = _percentiles(firsts)
     out["per_question"] = [
         {"id": q.id, "answerable": q.answerable, "off_topic": q.style == "off-topic", "abstained": a.abstained,
-         "right": q.answerable and not a.abstained and gold_in(a.text, q.gold),
+         "right": q.answerable and not a.abstained and gold_in(shown(a), q.gold),
          "short_right": bool(q.answerable and a.short and gold_in(a.short, q.gold)),
          "margin": round(a.confidence, 4), "backend": a.reader.backend, "chosen": a.extra.get("chosen"),
          "candidates": len(a.extra.get("candidates") or ()), "decision": a.extra.get("decision"),
          "translation": a.extra.get("translation"), "text": a.text[:300]}
         for q in questions for a in (answers[q.id],)]
     out["wrong"] = {
-        "not_right": [q.id for q in ans_q if answers[q.id].abstained or not gold_in(answers[q.id].text, q.gold)],
+        "not_right": [q.id for q in ans_q if answers[q.id].abstained or not gold_in(shown(answers[q.id]), q.gold)],
         "on_topic_answered": [q.id for q in on_topic if not answers[q.id].abstained],
         "off_topic_answered": [q.id for q in off_topic if not answers[q.id].abstained],
         "false_refusals": false_refusals,

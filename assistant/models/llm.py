@@ -41,9 +41,7 @@ class Choice:
     """The option the model picked, and how it leaned at the first step (one probability per option)."""
 
     index: int
-    text: str
     p_first: tuple[float, ...]
-    logprob: float
 
 
 class LLM(Protocol):
@@ -146,7 +144,7 @@ class OpenAIChat:
         total = sum(mass)
         p_first = tuple(m / total for m in mass) if total else tuple(float(i == matches[0]) for i in
                                                                      range(len(options)))
-        return Choice(matches[0], options[matches[0]], p_first, 0.0)
+        return Choice(matches[0], p_first)
 
 
 def _one_line(e: Exception) -> str:

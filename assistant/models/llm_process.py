@@ -187,8 +187,7 @@ class ProcessLlama:
                    "options": list(options)}
         deadline = self._send(request, deadline, "choosing")
         msg = self._read(deadline, "choosing")
-        i = int(msg["choice"])
-        return Choice(i, options[i], tuple(msg["p_first"]), float(msg["logprob"]))
+        return Choice(int(msg["choice"]), tuple(msg["p_first"]))
 
     def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None,
                one_line: bool = True) -> Iterator[str]:

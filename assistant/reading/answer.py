@@ -106,6 +106,7 @@ class _English:
     text: str
     verified: bool
     missing: tuple[str, ...]
+    dropped: int = 0  # its sentences left out for facts not in the passage
 
 
 @dataclass
@@ -321,6 +322,8 @@ class Assistant:
                                   notices=tuple(notices), retrieval_query=r.query, extra=extra,
                                   reader=self.reader_info, timings=timings, span=span)
                 notices.append(MESSAGES[r.lang]["dropped"].format(n=1))
+            elif english.dropped:
+                notices.append(MESSAGES[r.lang]["dropped"].format(n=english.dropped))
             sentence = Sentence(f"{english.text} [{quote.marker}]", (quote.marker,), english.verified, (quote,),
                                 english.missing)
             sentences = (sentence,)
@@ -377,8 +380,15 @@ def _span_quote(cand: candidates.Candidate | None, quote: Quote) -> Quote | None
 
 
 def _check_english(reply: str, quote: Quote, passages: dict[int, str], years: dict[int, tuple[int, ...]]) -> _English:
-    """A translation is shown only if every number, date and name in it is in the passage it translates."""
+    """The translation's sentences whose every number, date and name is in the passage it translates; the
+    others are dropped (and said to be), so nothing unchecked is shown."""
     english = _in_english(" ".join(reply.split()))
-    c = verify.check(f"{english} [{quote.marker}]", {quote.marker: passages[quote.marker]}, years)
-    ok = c.verified and len(english) > 3 and not has_hangul(english)
-    return _English(english, ok, tuple(m.text for m in c.missing))
+    kept, missing, dropped = [], [], 0
+    for part in re.split(r"(?<=[.!?])\s+(?=[A-Z\"'“])", english):
+        c = verify.check(f"{part} [{quote.marker}]", {quote.marker: passages[quote.marker]}, years)
+        if c.verified and len(part) > 3 and not has_hangul(part):
+            kept.append(part)
+        else:
+            missing += [m.text for m in c.missing] or [part[:40]]
+            dropped += 1
+    return _English(" ".join(kept), bool(kept), tuple(missing), dropped)
