@@ -103,7 +103,8 @@ def main() -> int:
     lines = [
         "# Reader: answer or refuse, fitted on dev",
         "",
-        f"`python eval/tune_reader.py` ({time.perf_counter() - t0:.0f} s; `--refit` reuses the rows below). A logistic regression over "
+        f"`python eval/tune_reader.py` ({time.perf_counter() - t0:.0f} s; `--refit` reuses the rows below). "
+        "A logistic regression over "
         f"{', '.join(decide.FEATURES)} (decide.py), fitted on dev; refuse below threshold {m['threshold']} "
         f"(at most {MAX_FALSE_REFUSALS:.0%} of dev's answerable questions refused). Off-topic questions are "
         "refused by the retrieval margin before the reader and are not counted here.",
