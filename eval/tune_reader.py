@@ -28,9 +28,10 @@ from assistant.settings import REPO_DIR
 
 OUT = REPO_DIR / "eval" / "tuning_reader.md"
 MAX_FALSE_REFUSALS = 0.05
-# Calibrated with one question of slack: on 41 answerable dev questions a threshold at the very edge of the
-# bound (2 refused) refused 4 of 43 on test, past it; at 1 on dev it refuses 2 on test.
-SLACK = 1
+# Calibrated with slack: 41 answerable dev questions are too few to sit at the edge of the bound (2 refused),
+# which refused 4-5 of 43 on test; so the reader may refuse none of dev's answerable questions.
+SLACK = 2
+QUESTIONS = {q.id: q.question for q in load_questions()}
 NEVER_REFUSE = {"coef": [0.0] * len(decide.FEATURES), "intercept": 0.0, "threshold": 0.0}
 
 
@@ -47,22 +48,29 @@ def collect(assistant: Assistant) -> list[dict]:
                          "off_topic": q.style == "off-topic", "abstained": ans.abstained,
                          "right": bool(q.answerable and gold_in(shown(ans), q.gold)),
                          "chosen": ans.extra.get("chosen"),
-                         **{f: d.get(f) for f in decide.FEATURES}})
+                         **{f: d.get(f) for f in (*decide.FEATURES, "polar")}})
     finally:
         decide.weights = original
     return rows
+
+
+def _signals(row: dict) -> decide.Signals:
+    polar = row.get("polar")
+    if polar is None:  # rows collected before the polar signal existed
+        polar = decide.polar(QUESTIONS[row["id"]])
+    return decide.Signals(*[row[f] for f in decide.FEATURES], polar=polar)
 
 
 def fit(rows: list[dict]) -> dict:
     # Off-topic questions never reach the reader (the retrieval margin refuses them), and the ones that
     # are refused by it carry no signals: fit on what the reader actually decides.
     dev = [r for r in rows if r["split"] == "dev" and r["p_none"] is not None]
-    x = np.array([[r[f] for f in decide.FEATURES] for r in dev])
+    x = np.array([_signals(r).vector() for r in dev])
     y = np.array([r["answerable"] for r in dev])
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(x, y)
     coef, intercept = [round(float(c), 5) for c in model.coef_[0]], round(float(model.intercept_[0]), 5)
     m = {"coef": coef, "intercept": intercept, "threshold": 0.0}
-    scores = sorted(decide.probability(decide.Signals(*[r[f] for f in decide.FEATURES]), m)
+    scores = sorted(decide.probability(_signals(r), m)
                     for r in dev if r["answerable"])
     answerable = [r for r in rows if r["split"] == "dev" and r["answerable"]]
     # The bound covers every refusal of an answerable question, the retrieval margin's ones included.
@@ -79,7 +87,7 @@ def report(rows: list[dict], m: dict, split: str) -> list[str]:
     for lang in ("ko", "en"):
         mine = [r for r in rows if r["lang"] == lang and r["split"] == split and r["p_none"] is not None]
         refused = {r["id"] for r in mine
-                   if decide.probability(decide.Signals(*[r[f] for f in decide.FEATURES]), m) < m["threshold"]}
+                   if decide.probability(_signals(r), m) < m["threshold"]}
         ans = [r for r in mine if r["answerable"]]
         on = [r for r in mine if not r["answerable"] and not r["off_topic"]]
         lines.append(f"| {split} | {lang} | {sum(r['id'] in refused for r in ans)}/{len(ans)} | "

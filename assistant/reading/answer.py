@@ -280,7 +280,7 @@ class Assistant:
         _, missing_type = decide.type_missing(r.question, cands)
         return decide.Signals(round(chosen.p_none, 4), round(r.margin, 4), missing_type,
                               decide.entity_missing(r.question, sentence, years.get(quote.marker, ())),
-                              decide.coverage(r.question, quote.text))
+                              decide.coverage(r.question, quote.text), decide.polar(r.question))
 
     def _chosen_quote(self, cand: candidates.Candidate | None, r: _Retrieved) -> Quote:
         """The article sentence the chosen span stands in; the best quote when the model chose NONE."""

@@ -2,7 +2,8 @@
 
 A 1.5B model's NONE alone refuses too little and too much (issue 14's probe). So the
 decision also weighs what the retrieval and the text say:
-- `p_none`: the model's first-step lean to NONE over every candidate;
+- `p_none`: the model's first-step lean to NONE over every candidate, for a question that asks for
+  something (a yes-or-no question has no span to name: there NONE says nothing, and counts 0);
 - `margin`: how far the best sentence beats generic off-topic text;
 - `type_missing`: the question asks for a kind of answer (몇 명 / how many people, 누구 / who,
   언제 / when, 어디 / where, 얼마 / how much) that no candidate of the evidence is;
@@ -29,6 +30,10 @@ from assistant.reading.candidates import Candidate
 
 WEIGHTS_FILE = Path(__file__).parents[1] / "data" / "decide.json"
 FEATURES = ("p_none", "margin", "type_missing", "entity_missing", "coverage")
+_POLAR_EN = re.compile(r"^\W*(?:so |ok |and |but )?(does|did|do|is|are|was|were|had|has|have|can|could|will|would|"
+                       r"should)\b", re.I)
+_WH = re.compile(r"\b(what|who|whom|whose|when|where|which|why|how)\b|무엇|뭐|뭘|누구|누가|언제|어디|얼마|몇|어떤|"
+                 r"어느|왜|어떻게|무슨", re.I)
 
 # What a question asks for -> the candidate kinds (and number units) that can answer it. Order matters.
 _ASKS = [
@@ -59,8 +64,12 @@ class Signals:
     entity_missing: float
     coverage: float
 
+    polar: float = 0.0  # a yes-or-no question
+
     def vector(self) -> list[float]:
-        return [float(getattr(self, f)) for f in FEATURES]
+        out = [float(getattr(self, f)) for f in FEATURES]
+        out[0] *= 1 - self.polar
+        return out
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,15 @@ class Decision:
     p_answerable: float
     signals: Signals
     asks: str  # the answer type the question asks for, "" when it names none
+
+
+def polar(question: str) -> float:
+    """1 for a yes-or-no question (Does Wall Street believe ...? / 참신하다고 보나?): it names no wh-word."""
+    if _WH.search(question):
+        return 0.0
+    if has_hangul(question):  # a verb's question ending: 보나? 있나요? 했습니까? (not 모델명은?)
+        return 1.0 if re.search(r"(나|니|냐|까|가|나요|가요|까요|습니까|는지)\s*\?\s*$", question) else 0.0
+    return 1.0 if _POLAR_EN.search(question) else 0.0
 
 
 def asks_for(question: str) -> str:
