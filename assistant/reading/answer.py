@@ -303,6 +303,9 @@ class Assistant:
             return ""
         if lang == "en":
             english = _in_english(cand.text)
+            if has_hangul(english):  # "20% 이하": the amount or date in it, as an English reader writes it
+                facts = [c.text for c in verify.claims(english) if c.kind in ("number", "date")]
+                english = facts[0] if len(facts) == 1 else english
             return "" if has_hangul(english) else english
         return cand.text
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import INPUT, open_page, serving
 
-EN = "so what odds does the Qwen guy at Alibaba give chinese labs of overtaking openai in the next 3-5 yrs?"
+EN = "How much did Nvidia fall the day DeepSeek R1 came out?"
 KO = "엔비디아 주가는 하루에 얼마나 떨어졌나?"
 
 
@@ -48,9 +48,9 @@ def test_ask_stream_through_gradio_client(reader_client):
     outputs = list(job)  # every streamed update, in order
     assert outputs[0]["sources"] and outputs[0]["partial"] == ""
     final = outputs[-1]
-    assert final.get("final") and "20%" in final["answer"]
+    assert final.get("final") and "17%" in final["answer"]
     assert not re.search("[가-힣]", final["answer"])
-    assert any("20%" in q["text"] for s in final["sentences"] for q in s["quotes"])
+    assert any("17%" in q["text"] for s in final["sentences"] for q in s["quotes"])
     partials = [o["partial"] for o in outputs if "partial" in o and o["partial"]]
     assert partials and all(a == b[: len(a)] for a, b in zip(partials, partials[1:]))  # text only grows
 
@@ -69,7 +69,7 @@ def test_browser_sources_first_then_checked_streamed_answer(page):
     page.wait_for_selector("#qa-chat .qa-pending details.qa-sources .qa-source")
     page.wait_for_selector("#qa-chat .qa-reply .qa-check", timeout=120_000)
     reply = page.locator("#qa-chat .qa-reply").last
-    assert "20%" in reply.locator(".qa-reader").inner_text()
+    assert "17%" in reply.locator(".qa-reader").inner_text()
     assert "verified" in reply.locator(".qa-check").first.inner_text()
     assert re.search("[가-힣]", reply.locator(".qa-original").first.inner_text())  # the Korean original beside it
     assert "qwen2.5" in reply.locator(".qa-reader-info").inner_text()
@@ -88,7 +88,7 @@ def test_browser_sources_first_then_checked_streamed_answer(page):
 
 @pytest.mark.browser
 def test_browser_refusal_is_visible(page):
-    page.locator(INPUT).fill("What was Nvidia's revenue last quarter?")
+    page.locator(INPUT).fill("What's the weather like in Seoul today?")
     page.locator(INPUT).press("Enter")
     page.wait_for_selector("#qa-chat .qa-reply .qa-abstain", timeout=120_000)
     assert "The articles don't say" in page.locator("#qa-chat .qa-reply").last.inner_text()
@@ -107,6 +107,7 @@ def impatient_page(browser, reader_assistant):
         yield page, impatient.llm
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.parametrize("sig,said", [("SIGKILL", "SIGKILL"), ("SIGSTOP", "in time")])
 def test_browser_ui_stays_up_when_the_model_crashes_or_hangs(impatient_page, monkeypatch, sig, said):
