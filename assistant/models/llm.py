@@ -42,6 +42,7 @@ class Choice:
 
     index: int
     p_first: tuple[float, ...]
+    new_tokens: int = 0  # prompt tokens evaluated beyond the cached prefix (0 when the backend can't say)
 
 
 class LLM(Protocol):
@@ -58,8 +59,6 @@ class LLM(Protocol):
         """The reply to `messages` (its first line only, by default), piece by piece (greedy); LLMError past
         `deadline` (time.monotonic())."""
         ...
-
-    def prompt_tokens(self, messages: Sequence[Message]) -> int: ...
 
 
 def chatml(messages: Sequence[Message], reply_prefix: str = "") -> str:
@@ -95,9 +94,6 @@ class OpenAIChat:
         self.model = model
         self.info = ModelInfo(model, os.environ.get("NEWSQA_LLM_SHA256", ""), "openai")
         self.lock = threading.Lock()
-
-    def prompt_tokens(self, messages: Sequence[Message]) -> int:
-        return sum(len(m["content"]) for m in messages) // 3  # an estimate: the server tokenises
 
     def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None,
                one_line: bool = True) -> Iterator[str]:

@@ -178,16 +178,12 @@ class ProcessLlama:
         deadline = self._send({"op": "info"}, time.monotonic() + 60, "starting")
         return self._read(deadline, "starting")
 
-    def prompt_tokens(self, messages: Sequence[Message]) -> int:
-        deadline = self._send({"op": "tokens", "prompt": chatml(messages)}, time.monotonic() + 60, "counting")
-        return int(self._read(deadline, "counting")["n"])
-
     def choose(self, messages: Sequence[Message], options: Sequence[str], deadline: float | None = None) -> Choice:
         request = {"op": "choose", "prompt": chatml(messages), "keep": system_prefix(messages),
                    "options": list(options)}
         deadline = self._send(request, deadline, "choosing")
         msg = self._read(deadline, "choosing")
-        return Choice(int(msg["choice"]), tuple(msg["p_first"]))
+        return Choice(int(msg["choice"]), tuple(msg["p_first"]), int(msg["new_tokens"]))
 
     def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None,
                one_line: bool = True) -> Iterator[str]:

@@ -9,9 +9,9 @@ so nothing llama.cpp prints can corrupt the protocol).
 Requests:
 - {"op": "info"} -> {"system_info": ..., "n_vocab": ...}
 - {"op": "warm", "keep": prefix} -> {"n": tokens}: evaluate the prefix every request shares, once.
-- {"op": "tokens", "prompt": p} -> {"n": number of tokens}
 - {"op": "choose", "prompt": p, "keep": system prefix, "options": [...]} -> {"choice": i, "p_first": [...],
-  "logprob": ...}: greedy decoding restricted to the options' tokens, so the reply is one of them verbatim.
+  "logprob": ..., "new_tokens": n}: greedy decoding restricted to the options' tokens, so the reply is one
+  of them verbatim.
 - {"op": "stream", "prompt": p, "keep": ..., "max_tokens": n, "one_line": b} -> {"piece": ...} ... {"done": true}:
   greedy text.
 
@@ -36,6 +36,7 @@ class Worker:
         self.llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512,
                          verbose=False, seed=0)
         self.system_info = llama_print_system_info().decode(errors="replace")
+        self._kept: dict[str, int] = {}
         self.end_id = self._ids("<|im_end|>", special=True)[0]
         self.stop_ids = {self.llm.token_eos(), self.end_id, *self._ids("<|endoftext|>", special=True)}
 
@@ -46,11 +47,14 @@ class Worker:
         llm = self.llm
         return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)).astype(np.float64)
 
-    def _prefill(self, prompt: str, keep: str) -> np.ndarray:
-        """Evaluate `prompt` reusing the KV cache of its first `keep` characters' tokens, never more."""
+    def _prefill(self, prompt: str, keep: str) -> tuple[np.ndarray, int]:
+        """Evaluate `prompt` reusing the KV cache of its first `keep` characters' tokens, never more; the last
+        position's logits and how many tokens past the kept prefix were evaluated."""
         llm = self.llm
         tokens = self._ids(prompt, special=True)
-        system = len(self._ids(keep, special=True)) if keep else 0
+        if keep not in self._kept:  # the same prefix every request: tokenized once
+            self._kept = {keep: len(self._ids(keep, special=True)) if keep else 0}
+        system = self._kept[keep]
         reuse = min(llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens), system,
                     len(tokens) - 1)
         if reuse < system:  # the system prompt whole, in a batch of its own, as when it is cached: same sums
@@ -58,8 +62,9 @@ class Worker:
             llm.n_tokens = 0
             llm.eval(tokens[:system])
         llm.n_tokens = max(reuse, system)
+        new = len(tokens) - llm.n_tokens
         llm.eval(tokens[llm.n_tokens:])
-        return self._logits()
+        return self._logits(), new
 
     def warm(self, keep: str) -> int:
         """Evaluate the shared prefix now (at start), so no question pays for it."""
@@ -77,7 +82,7 @@ class Worker:
         model leaned to each option's first token (NONE's among them) before committing.
         """
         seqs = [self._ids(o) + [self.end_id] for o in options]  # the end token tells 17% from 17% 폭락
-        logits = self._prefill(prompt, keep)
+        logits, new = self._prefill(prompt, keep)
         alive = list(range(len(seqs)))
         step, logprob, p_first = 0, 0.0, []
         while True:
@@ -94,14 +99,14 @@ class Worker:
             done = [i for i in alive if step == len(seqs[i])]
             if done or len(alive) <= 1:
                 choice = done[0] if done else alive[0]
-                return {"choice": choice, "p_first": p_first, "logprob": logprob, "steps": step}
+                return {"choice": choice, "p_first": p_first, "logprob": logprob, "steps": step, "new_tokens": new}
             self.llm.eval([tok])
             logits = self._logits()
 
     def stream(self, prompt: str, keep: str, max_tokens: int, one_line: bool = True) -> Iterator[str]:
         """Greedy decoding (of one line, or to the end of the turn), piece by piece; a piece is released once
         its UTF-8 bytes are whole."""
-        logits = self._prefill(prompt, keep)
+        logits, _ = self._prefill(prompt, keep)
         out: list[int] = []
         shown = ""
         for _ in range(max_tokens):
@@ -145,8 +150,6 @@ def serve(path: str, threads: int) -> None:
                 send({"system_info": worker.system_info, "n_vocab": worker.llm.n_vocab()})
             elif op == "warm":
                 send({"n": worker.warm(req["keep"])})
-            elif op == "tokens":
-                send({"n": len(worker._ids(req["prompt"], special=True))})
             elif op == "choose":
                 send(worker.choose(req["prompt"], req.get("keep", ""), req["options"]))
             elif op == "stream":

@@ -239,25 +239,26 @@ class Assistant:
                 chosen = reader.choose(self.llm, r.question, evidence, cands, deadline)
                 timings["choose"] = (time.perf_counter() - t) * 1000
                 quote = self._chosen_quote(chosen.candidate, r)
-                decision = decide.decide(self._signals(r, chosen, quote, cands, years), decide.asks_for(r.question))
+                # The sentence with its relative dates resolved: what is checked, and what is translated.
+                sentence = annotate(quote.text, articles[quote.doc_id].date_iso, "ko")
+                signals = self._signals(r, chosen, quote, sentence, cands, years)
+                decision = decide.decide(signals, decide.asks_for(r.question))
                 extra = {"candidates": [c.text for c in cands], "chosen": chosen.candidate.text if chosen.candidate
                          else reader.NONE, "decision": decide.as_row(decision), "margin": r.margin,
-                         "prompt_tokens": self.llm.prompt_tokens(reader.messages(r.question, evidence))
-                         - self.llm.prompt_tokens(reader.prefix())}
+                         "prompt_tokens": chosen.new_tokens}
                 if not decision.answer:
                     yield Event("answer", answer=self._abstain(r, t0, extra, timings))
                     return
-                span = _span_quote(chosen.candidate, quote)
+                span = _span_quote(chosen.candidate)
                 short = self._short(chosen.candidate, r.lang)
                 timings["short"] = timings["first_token"] = (time.perf_counter() - t0) * 1000
                 yield Event("text", short + "\n\n" if short else "")
                 english = None
                 if r.lang == "en":
-                    date = self.retriever.index.articles[quote.doc_id].date_iso
                     gate, reply = reader.Gate({quote.marker: passages[quote.marker]}, years), ""
                     # Known names and amounts go in already in English (딥시크 -> DeepSeek, 6000억달러 -> $600
                     # billion): the converter is right where a 1.5B model guesses (DeepMind, "6000 billion").
-                    source = _in_english(annotate(quote.text, date, "ko"))
+                    source = _in_english(sentence)
                     for piece in self.llm.stream(reader.translation_messages(source), s.reader_max_tokens, deadline):
                         reply += piece
                         shown = gate.feed(piece)
@@ -273,10 +274,8 @@ class Assistant:
             return
         yield Event("answer", answer=self._finish(r, t0, quote, span, short, english, extra, timings))
 
-    def _signals(self, r: _Retrieved, chosen: reader.Chosen, quote: Quote, cands: Sequence[candidates.Candidate],
-                 years: dict[int, tuple[int, ...]]) -> decide.Signals:
-        date = self.retriever.index.articles[quote.doc_id].date_iso
-        sentence = annotate(quote.text, date, "ko")
+    def _signals(self, r: _Retrieved, chosen: reader.Chosen, quote: Quote, sentence: str,
+                 cands: Sequence[candidates.Candidate], years: dict[int, tuple[int, ...]]) -> decide.Signals:
         _, missing_type = decide.type_missing(r.question, cands)
         return decide.Signals(round(chosen.p_none, 4), round(r.margin, 4), missing_type,
                               decide.entity_missing(r.question, sentence, years.get(quote.marker, ())),
@@ -315,14 +314,15 @@ class Assistant:
         checked, the Korean original beside it), then any other near-tied quotes for a Korean reader."""
         notices = list(r.notices)
         articles = self.retriever.index.articles
+        # The sentence the answer stands in first, then the quoting path's other (non-overlapping) sentences.
+        quotes = (quote, *(q for q in r.quotes if not overlaps(q, [quote])))
         if english is not None:
             extra = {**extra, "translation": english.text, "translation_verified": english.verified}
             if not english.verified:
                 if not short:  # nothing checked to say in English: the Korean original stays in the sources
                     timings["total"] = (time.perf_counter() - t0) * 1000
                     return Answer(r.question, MESSAGES[r.lang]["unverified_english"], tuple(r.hits), False, r.lang,
-                                  r.margin, (quote, *(q for q in r.quotes if not overlaps(q, [quote]))),
-                                  notices=tuple(notices), retrieval_query=r.query, extra=extra,
+                                  r.margin, quotes, notices=tuple(notices), retrieval_query=r.query, extra=extra,
                                   reader=self.reader_info, timings=timings, span=span)
                 notices.append(MESSAGES[r.lang]["dropped"].format(n=1))
             elif english.dropped:
@@ -332,13 +332,10 @@ class Assistant:
             sentences = (sentence,)
             shown = [x.text for x in sentences if x.verified]
         else:
-            quoted = [quote] + [q for q in r.quotes if not overlaps(q, [quote])][: self.settings.max_quotes - 1]
             sentences = tuple(Sentence(f"{annotate(q.text, articles[q.doc_id].date_iso, 'ko')} [{q.marker}]",
-                                       (q.marker,), True, (q,)) for q in quoted)
+                                       (q.marker,), True, (q,)) for q in quotes[: self.settings.max_quotes])
             shown = [x.text for x in sentences]
         text = "\n\n".join(p for p in (short, " ".join(shown)) if p)
-        quotes = tuple(q for x in sentences for q in x.quotes)
-        quotes += tuple(q for q in r.quotes if not overlaps(q, quotes))
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(r.question, text, tuple(r.hits), False, r.lang, r.margin, quotes, notices=tuple(notices),
                       retrieval_query=r.query, extra=extra, short=short, sentences=sentences,
@@ -375,7 +372,7 @@ def _in_english(text: str) -> str:
     return verify.english_names(englishize(text))
 
 
-def _span_quote(cand: candidates.Candidate | None, quote: Quote) -> Quote | None:
+def _span_quote(cand: candidates.Candidate | None) -> Quote | None:
     """The answer's own span in the article, for highlighting inside its sentence."""
     if cand is None:
         return None

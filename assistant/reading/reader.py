@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.ingest.dates import annotate
-from assistant.models.llm import LLM, Choice, Message
+from assistant.models.llm import LLM, Message
 from assistant.reading import verify
 from assistant.reading.candidates import Candidate
 
@@ -211,7 +211,7 @@ class Chosen:
 
     candidate: Candidate | None
     p_none: float
-    choice: Choice
+    new_tokens: int  # prompt tokens the model evaluated past its cached prefix
 
 
 def choose(llm: LLM, question: str, evidence: Sequence[Evidence], cands: Sequence[Candidate],
@@ -220,7 +220,7 @@ def choose(llm: LLM, question: str, evidence: Sequence[Evidence], cands: Sequenc
     options = [NONE, *(c.text for c in cands)]
     choice = llm.choose(messages(question, evidence), options, deadline)
     p_none = choice.p_first[0] if choice.p_first else float(choice.index == 0)
-    return Chosen(None if choice.index == 0 else cands[choice.index - 1], float(p_none), choice)
+    return Chosen(None if choice.index == 0 else cands[choice.index - 1], float(p_none), choice.new_tokens)
 
 
 def translation_messages(sentence: str) -> list[Message]:
