@@ -50,6 +50,7 @@ class Sentence:
     verified: bool
     quotes: tuple[Quote, ...] = ()
     missing: tuple[str, ...] = ()  # claims not found in the cited passages (never shown as the answer)
+    kind: str = "quote"  # "quote": the article's own words; "translation": the model's English, checked
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ class Assistant:
             elif english.dropped:
                 notices.append(MESSAGES[r.lang]["dropped"].format(n=english.dropped))
             sentence = Sentence(f"{english.text} [{quote.marker}]", (quote.marker,), english.verified, (quote,),
-                                english.missing)
+                                english.missing, kind="translation")
             sentences = (sentence,)
             shown = [x.text for x in sentences if x.verified]
         else:

@@ -5,6 +5,8 @@ MESSAGES = {
         "abstain": "기사에는 이 질문에 대한 답이 나와 있지 않습니다.",
         "empty": "질문을 입력해 주세요.",
         "korean_source": "",
+        "articles_say": "기사 내용:",
+        "from_article": "기사 원문",
         "reader_missing": "AI 답변기를 쓸 수 없어 기사 문장을 그대로 인용합니다: {why}",
         "reader_failed": "AI 답변기가 실패해 기사 문장을 그대로 인용합니다: {why}",
         "unverified": "AI 답변을 기사와 대조해 확인하지 못해 기사 문장을 그대로 인용합니다.",
@@ -16,6 +18,8 @@ MESSAGES = {
         "abstain": "The articles don't say.",
         "empty": "Please ask a question.",
         "korean_source": "The articles (in Korean) say: ",
+        "articles_say": "The articles say:",
+        "from_article": "from the article",
         "reader_missing": "The AI reader is unavailable, so the articles' own sentences are quoted: {why}",
         "reader_failed": "The AI reader failed, so the articles' own sentences are quoted: {why}",
         "unverified": "The AI reader's answer could not be checked against the articles, so their own "
