@@ -79,9 +79,10 @@ class Settings:
     # README: short answer p50 1.6 s instead of 3.7 s, not evaluated for accuracy).
     reader_depth: int = field(default_factory=lambda: int(os.environ.get("NEWSQA_READER_DEPTH") or 3))
     reader_sentences: int = 2  # evidence sentences in all, beyond each passage's best one
-    reader_candidates: int = 48  # spans the model may choose among (plus NONE)
+    reader_candidates: int = 128  # spans the model may choose among (plus NONE): options cost no prompt tokens
     reader_short_chars: int = 60  # a chosen clause longer than this is highlighted, not repeated as the short answer
     reader_max_tokens: int = 90  # one translated sentence fits; a rambling one is cut
+    reader_short_tokens: int = 16  # a translated short answer: a few words
     reader_margin_slack: float = 0.0  # how far below the extractive margin the reader may still try
     reader_timeout: float = field(default_factory=lambda: float(os.environ.get("NEWSQA_READER_TIMEOUT", "30")))
     # A question naming a period ("2025년 1월") lifts that period's articles by this share of the

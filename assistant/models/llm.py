@@ -43,6 +43,8 @@ class Choice:
     index: int
     p_first: tuple[float, ...]
     new_tokens: int = 0  # prompt tokens evaluated beyond the cached prefix (0 when the backend can't say)
+    logprob: float = 0.0  # the chosen option's log-probability among the options (0 when the backend can't say)
+    gap: float = 0.0  # the narrowest fork: log-probability of the token taken over the runner-up's
 
 
 class LLM(Protocol):

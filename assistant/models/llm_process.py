@@ -183,7 +183,8 @@ class ProcessLlama:
                    "options": list(options)}
         deadline = self._send(request, deadline, "choosing")
         msg = self._read(deadline, "choosing")
-        return Choice(int(msg["choice"]), tuple(msg["p_first"]), int(msg["new_tokens"]))
+        return Choice(int(msg["choice"]), tuple(msg["p_first"]), int(msg["new_tokens"]), float(msg.get("logprob", 0.0)),
+                      float(msg.get("gap", 0.0)))
 
     def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None,
                one_line: bool = True) -> Iterator[str]:

@@ -84,7 +84,7 @@ class Worker:
         seqs = [self._ids(o) + [self.end_id] for o in options]  # the end token tells 17% from 17% 폭락
         logits, new = self._prefill(prompt, keep)
         alive = list(range(len(seqs)))
-        step, logprob, p_first = 0, 0.0, []
+        step, logprob, p_first, gap = 0, 0.0, [], 99.0
         while True:
             allowed = sorted({seqs[i][step] for i in alive if step < len(seqs[i])})
             logp = _log_softmax(logits[allowed])
@@ -94,12 +94,15 @@ class Worker:
             best = int(np.argmax(logp))
             tok = allowed[best]
             logprob += float(logp[best])
+            if len(allowed) > 1:  # how decisively the model took each fork: the narrowest one counts
+                gap = min(gap, float(logp[best] - np.partition(logp, -2)[-2]))
             alive = [i for i in alive if step < len(seqs[i]) and seqs[i][step] == tok]
             step += 1
             done = [i for i in alive if step == len(seqs[i])]
             if done or len(alive) <= 1:
                 choice = done[0] if done else alive[0]
-                return {"choice": choice, "p_first": p_first, "logprob": logprob, "steps": step, "new_tokens": new}
+                return {"choice": choice, "p_first": p_first, "logprob": logprob, "gap": gap, "steps": step,
+                        "new_tokens": new}
             self.llm.eval([tok])
             logits = self._logits()
 

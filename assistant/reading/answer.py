@@ -14,20 +14,17 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from assistant.ingest.dates import annotate
 from assistant.ingest.korean import has_hangul, tokens
 from assistant.models import llm as llms
 from assistant.models.llm import LLM, LLMError, ModelInfo
-from assistant.reading import candidates, decide, reader, verify
+from assistant.reading import decide, reader, steps
 from assistant.reading import quotes as quoting
-from assistant.reading.amounts import englishize
 from assistant.reading.messages import MESSAGES
-from assistant.reading.quotes import Quote, overlaps
+from assistant.reading.quotes import Quote
 from assistant.search.retriever import Hit, Retriever, clean_question
 from assistant.settings import Settings
 
@@ -67,12 +64,17 @@ class Answer:
     related: tuple[Hit, ...] = ()
     notices: tuple[str, ...] = ()
     retrieval_query: str = ""
-    extra: dict = field(default_factory=dict)
-    short: str = ""  # the direct answer: a number, name or date
+    diagnostics: steps.Diagnostics = field(default_factory=steps.Diagnostics)
+    short: str = ""  # the direct answer: a number, name or date; "" when it is not likely enough right
     sentences: tuple[Sentence, ...] = ()
     reader: ModelInfo = EXTRACTIVE
     timings: dict = field(default_factory=dict)  # milliseconds: retrieve, queue, choose, short, total
     span: Quote | None = None  # the short answer where it stands in the article (highlighted in its sentence)
+
+    @property
+    def extra(self) -> dict:
+        """The reader's diagnostics as a plain dict (the eval's rows)."""
+        return self.diagnostics.as_dict()
 
 
 @dataclass(frozen=True)
@@ -98,29 +100,6 @@ def contextualize(question: str, history: Sequence[str]) -> str:
     if _FOLLOW_UP.match(question.strip()) or short:
         return f"{previous} {question}"
     return question
-
-
-@dataclass(frozen=True)
-class _English:
-    """A translated sentence: the text, whether its facts check out, and what was missing if not."""
-
-    text: str
-    verified: bool
-    missing: tuple[str, ...]
-    dropped: int = 0  # its sentences left out for facts not in the passage
-
-
-@dataclass
-class _Retrieved:
-    question: str
-    lang: str
-    query: str
-    hits: list[Hit]
-    focus: np.ndarray
-    quotes: list[Quote]
-    margin: float
-    notices: list[str]
-    ms: float
 
 
 class Assistant:
@@ -186,8 +165,9 @@ class Assistant:
             return reader.translate(self.llm, text, deadline=time.monotonic() + 4 * self.settings.reader_timeout)
 
     def _retrieve(self, question: str, k: int, history: Sequence[str], method: str,
-                  since: str | None = None, until: str | None = None) -> _Retrieved:
+                  since: str | None = None, until: str | None = None) -> steps.Retrieved:
         t0 = time.perf_counter()
+        index = self.retriever.index  # one snapshot for the whole answer, whatever is swapped in meanwhile
         question, notices = clean_question(question, self.settings.max_question_chars)
         lang = language(question)
         query = contextualize(question, _clean_history(history, self.settings.max_question_chars))
@@ -201,156 +181,116 @@ class Assistant:
         qvec = self.retriever.embed_query(" ".join(query.split()))
         # A follow-up's own words pick the sentence; the carried-over context picked the passages.
         focus = (qvec + self.retriever.embed_query(question)) / 2 if query != question else qvec
-        quotes = self._quotes(focus, hits)
-        return _Retrieved(question, lang, query, hits, focus, quotes, self._confidence(focus, quotes), notices,
-                          (time.perf_counter() - t0) * 1000)
+        quotes = quoting.pick(index, focus, hits, self.settings)
+        return steps.Retrieved(question, lang, query, tuple(hits), focus, tuple(quotes),
+                               quoting.confidence(index, focus, quotes), tuple(notices),
+                               (time.perf_counter() - t0) * 1000, index)
 
-    def _abstain(self, r: _Retrieved, t0: float, extra: dict | None = None, timings: dict | None = None,
-                 notices: Sequence[str] = ()) -> Answer:
-        return Answer(r.question, MESSAGES[r.lang]["abstain"], (), True, r.lang, r.margin,
-                      related=tuple(r.hits), notices=tuple(r.notices) + tuple(notices), retrieval_query=r.query,
-                      extra=extra or {}, reader=self.reader_info,
-                      timings={"retrieve": r.ms, **(timings or {}), "total": (time.perf_counter() - t0) * 1000})
+    def _abstain(self, r: steps.Retrieved, t0: float, diag: steps.Diagnostics | None = None,
+                 timings: dict | None = None, notices: Sequence[str] = ()) -> Answer:
+        return self._answer(r, t0, text=MESSAGES[r.lang]["abstain"], abstained=True, related=r.hits,
+                            notices=(*r.notices, *notices), diagnostics=diag or steps.Diagnostics(margin=r.margin),
+                            reader=self.reader_info, timings=timings)
 
-    def _extractive(self, r: _Retrieved, t0: float, notices: Sequence[str] = (), extra: dict | None = None,
-                    timings: dict | None = None) -> Answer:
-        text = self._compose(r.hits, r.quotes, r.lang)
-        return Answer(r.question, text, tuple(r.hits), False, r.lang, r.margin, tuple(r.quotes),
-                      notices=tuple(r.notices) + tuple(notices), retrieval_query=r.query, extra=extra or {},
-                      reader=EXTRACTIVE,
-                      timings={"retrieve": r.ms, **(timings or {}), "total": (time.perf_counter() - t0) * 1000})
+    def _extractive(self, r: steps.Retrieved, t0: float, notices: Sequence[str] = (),
+                    diag: steps.Diagnostics | None = None, timings: dict | None = None) -> Answer:
+        return self._answer(r, t0, text=quoting.compose(r.index, r.quotes, r.lang), citations=r.hits,
+                            quotes=r.quotes, notices=(*r.notices, *notices),
+                            diagnostics=diag or steps.Diagnostics(margin=r.margin), timings=timings)
 
-    def _read(self, r: _Retrieved, t0: float) -> Iterator[Event]:
-        """Choose, decide, then (for an English reader) translate the chosen sentence, holding the model for
-        the whole exchange. A model that fails costs this answer only: the quotes, with a notice."""
+    def _read(self, r: steps.Retrieved, t0: float) -> Iterator[Event]:
+        """evidence -> candidates -> choose -> decide -> render, holding the model for the whole exchange. A model
+        that fails costs this answer only: the quotes, with a notice."""
         s = self.settings
-        index = self.retriever.index
-        evidence = reader.pick_sentences(index, r.hits, r.focus, s.reader_depth, s.reader_sentences)
-        cands = candidates.candidates(evidence, s.reader_candidates)
-        articles = index.articles
-        passages = {n: annotate(h.text, articles[h.doc_id].date_iso, "ko") for n, h in enumerate(r.hits, 1)}
-        years = {n: _years(articles[h.doc_id].date_iso) for n, h in enumerate(r.hits, 1)}
+        g = steps.gather(r, s)
         timings: dict = {"retrieve": r.ms}
+        diag = steps.Diagnostics(candidates=tuple(c.text for c in g.candidates), margin=r.margin)
         try:
             waited = time.perf_counter()
             with self.llm.lock:
                 timings["queue"] = (time.perf_counter() - waited) * 1000
                 deadline = time.monotonic() + s.reader_timeout
                 t = time.perf_counter()
-                chosen = reader.choose(self.llm, r.question, evidence, cands, deadline)
+                chosen = reader.choose(self.llm, r.question, g.evidence, g.candidates, deadline)
                 timings["choose"] = (time.perf_counter() - t) * 1000
-                quote = self._chosen_quote(chosen.candidate, r)
-                # The sentence with its relative dates resolved: what is checked, and what is translated.
-                sentence = annotate(quote.text, articles[quote.doc_id].date_iso, "ko")
-                signals = self._signals(r, chosen, quote, sentence, cands, years)
-                decision = decide.decide(signals, decide.asks_for(r.question))
-                extra = {"candidates": [c.text for c in cands], "chosen": chosen.candidate.text if chosen.candidate
-                         else reader.NONE, "decision": decide.as_row(decision), "margin": r.margin,
-                         "prompt_tokens": chosen.new_tokens}
-                if not decision.answer:
-                    yield Event("answer", answer=self._abstain(r, t0, extra, timings))
+                cand = chosen.candidate
+                quote = steps.chosen_quote(r, cand)
+                verdict = steps.judge(r, g, chosen, quote)
+                diag = replace(diag, chosen=cand.text if cand else reader.NONE, chosen_kind=cand.kind if cand else "",
+                               decision={**decide.as_row(decide.Decision(verdict.answer, verdict.p_answerable,
+                                                                         verdict.signals, verdict.asks)),
+                                         "short": asdict(verdict.short_signals)},
+                               p_short=verdict.p_short, prompt_tokens=chosen.new_tokens)
+                if not verdict.answer:
+                    yield Event("answer", answer=self._abstain(r, t0, diag, timings))
                     return
-                span = _span_quote(chosen.candidate)
-                short = self._short(chosen.candidate, r.lang)
+                # The sentence with its relative dates resolved: what is checked, and what is translated.
+                sentence = steps.annotated(r.index, quote)
+                short = steps.short_in(r.lang, cand, verdict, s.reader_short_chars)
+                if r.lang == "en" and cand is not None and verdict.show_short and not short and \
+                        len(cand.text) <= s.reader_short_chars:
+                    reply = "".join(self.llm.stream(reader.translation_messages(steps.in_english(cand.text)),
+                                                    s.reader_short_tokens, deadline))
+                    checked = steps.check_english(reply, cand.text, quote.marker, g.years, whole=True)
+                    short = checked.text if checked.ok else ""
+                    diag = replace(diag, short_translation=reply.strip())
+                diag = replace(diag, short_shown=bool(short))
                 timings["short"] = timings["first_token"] = (time.perf_counter() - t0) * 1000
                 yield Event("text", short + "\n\n" if short else "")
                 english = None
                 if r.lang == "en":
-                    gate, reply = reader.Gate({quote.marker: passages[quote.marker]}, years), ""
                     # Known names and amounts go in already in English (딥시크 -> DeepSeek, 6000억달러 -> $600
                     # billion): the converter is right where a 1.5B model guesses (DeepMind, "6000 billion").
-                    source = _in_english(sentence)
-                    for piece in self.llm.stream(reader.translation_messages(source), s.reader_max_tokens, deadline):
-                        reply += piece
-                        shown = gate.feed(piece)
-                        if shown:
-                            yield Event("text", shown)
-                    tail = gate.close()
-                    if tail:
-                        yield Event("text", tail)
-                    english = _check_english(reply, quote, passages, years)
+                    # Nothing of it is shown before the whole of it is checked (numbers, names, direction, negation).
+                    reply = "".join(self.llm.stream(reader.translation_messages(steps.in_english(sentence)),
+                                                    s.reader_max_tokens, deadline))
+                    english = steps.check_english(reply, sentence, quote.marker, g.years)
+                    diag = replace(diag, translation=english.text or reply.strip(), translation_ok=english.ok)
         except LLMError as e:
             notice = MESSAGES[r.lang]["reader_failed"].format(why=e)
-            yield Event("answer", answer=self._extractive(r, t0, [notice], timings=timings))
+            yield Event("answer", answer=self._extractive(r, t0, [notice], diag, timings))
             return
-        yield Event("answer", answer=self._finish(r, t0, quote, span, short, english, extra, timings))
-
-    def _signals(self, r: _Retrieved, chosen: reader.Chosen, quote: Quote, sentence: str,
-                 cands: Sequence[candidates.Candidate], years: dict[int, tuple[int, ...]]) -> decide.Signals:
-        _, missing_type = decide.type_missing(r.question, cands)
-        return decide.Signals(round(chosen.p_none, 4), round(r.margin, 4), missing_type,
-                              decide.entity_missing(r.question, sentence, years.get(quote.marker, ())),
-                              decide.coverage(r.question, quote.text), decide.polar(r.question))
-
-    def _chosen_quote(self, cand: candidates.Candidate | None, r: _Retrieved) -> Quote:
-        """The article sentence the chosen span stands in; the best quote when the model chose NONE."""
-        if cand is None:
-            return r.quotes[0]
-        index = self.retriever.index
-        hit = r.hits[cand.marker - 1]
-        rows, _ = index.sentence_vectors(index.passage_ids[(hit.doc_id, hit.start)])
-        text = index.articles[hit.doc_id].text
-        for row in rows:
-            st = index.sentences[row]
-            if st.start <= cand.start and cand.end <= st.end:
-                return Quote(cand.marker, hit.doc_id, st.start, st.end, text[st.start:st.end], 1.0)
-        return r.quotes[0]
-
-    def _short(self, cand: candidates.Candidate | None, lang: str) -> str:
-        """The chosen span as the short answer; for an English reader only what converts (amounts, dates,
-        known names): the rest of it reaches them in the translated sentence."""
-        if cand is None or (cand.kind == "clause" and len(cand.text) > self.settings.reader_short_chars):
-            return ""
-        if lang == "en":
-            english = _in_english(cand.text)
-            if has_hangul(english):  # "20% 이하": the amount or date in it, as an English reader writes it
-                facts = [c.text for c in verify.claims(english) if c.kind in ("number", "date")]
-                english = facts[0] if len(facts) == 1 else english
-            return "" if has_hangul(english) else english
-        return cand.text
-
-    def _finish(self, r: _Retrieved, t0: float, quote: Quote, span: Quote | None, short: str,
-                english: _English | None, extra: dict, timings: dict) -> Answer:
-        """The short answer, then the sentence it stands in (quoted; for an English reader, translated and
-        checked, the Korean original beside it), then any other near-tied quotes for a Korean reader."""
-        notices = list(r.notices)
-        articles = self.retriever.index.articles
-        # The sentence the answer stands in first, then the quoting path's other (non-overlapping) sentences.
-        quotes = (quote, *(q for q in r.quotes if not overlaps(q, [quote])))
+        answer = self._finish(r, t0, quote, steps.span_quote(cand), short, english, diag, timings)
         if english is not None:
-            extra = {**extra, "translation": english.text, "translation_verified": english.verified}
-            if not english.verified:
-                if not short:  # nothing checked to say in English: the Korean original stays in the sources
-                    timings["total"] = (time.perf_counter() - t0) * 1000
-                    return Answer(r.question, MESSAGES[r.lang]["unverified_english"], tuple(r.hits), False, r.lang,
-                                  r.margin, quotes, notices=tuple(notices), retrieval_query=r.query, extra=extra,
-                                  reader=self.reader_info, timings=timings, span=span)
-                notices.append(MESSAGES[r.lang]["dropped"].format(n=1))
-            elif english.dropped:
-                notices.append(MESSAGES[r.lang]["dropped"].format(n=english.dropped))
-            sentence = Sentence(f"{english.text} [{quote.marker}]", (quote.marker,), english.verified, (quote,),
-                                english.missing, kind="translation")
-            sentences = (sentence,)
-            shown = [x.text for x in sentences if x.verified]
-        else:
-            sentences = tuple(Sentence(f"{annotate(q.text, articles[q.doc_id].date_iso, 'ko')} [{q.marker}]",
-                                       (q.marker,), True, (q,)) for q in quotes[: self.settings.max_quotes])
-            shown = [x.text for x in sentences]
-        text = "\n\n".join(p for p in (short, " ".join(shown)) if p)
-        timings["total"] = (time.perf_counter() - t0) * 1000
-        return Answer(r.question, text, tuple(r.hits), False, r.lang, r.margin, quotes, notices=tuple(notices),
-                      retrieval_query=r.query, extra=extra, short=short, sentences=sentences,
-                      reader=self.reader_info, timings=timings, span=span)
+            yield Event("text", answer.text[len(short) + 2 if short else 0:])
+        yield Event("answer", answer=answer)
 
-    def _confidence(self, qvec: np.ndarray, chosen: Sequence[Quote]) -> float:
-        return quoting.confidence(self.retriever.index, qvec, chosen)
+    def _finish(self, r: steps.Retrieved, t0: float, quote: Quote, span: Quote | None, short: str,
+                english: steps.English | None, diag: steps.Diagnostics, timings: dict) -> Answer:
+        """The short answer (when shown), then the sentence it stands in: quoted, or for an English reader
+        translated and checked with the Korean original beside it; without a short answer, under a plain
+        heading. A Korean reader also sees the other near-tied quoted sentences."""
+        m = MESSAGES[r.lang]
+        notices = list(r.notices)
+        quotes = steps.quotes_for(r, quote)
+        lines = steps.quote_lines(r.index, quotes, self.settings.max_quotes)
+        if english is None:
+            sentences = tuple(Sentence(t, (q.marker,), True, (q,)) for t, q in lines)
+            body = " ".join(x.text for x in sentences)
+        elif english.ok:
+            if english.dropped:
+                notices.append(m["dropped"].format(n=english.dropped))
+            sentences = (Sentence(f"{english.text} [{quote.marker}]", (quote.marker,), True, (quote,),
+                                  kind="translation"),)
+            body = sentences[0].text
+        else:  # the translation failed a check: the Korean sentence, quoted, and a plain pointer to it
+            sentences = (Sentence(lines[0][0], (quote.marker,), True, (quote,)),)
+            body = m["pointer"].format(marker=quote.marker)
+            notices.append(m["unverified_english"])
+        heading = "" if short else m["articles_say"]
+        text = "\n\n".join(p for p in (short, heading, body) if p)
+        return self._answer(r, t0, text=text, citations=tuple(r.hits), quotes=quotes, notices=notices, short=short,
+                            sentences=sentences, reader=self.reader_info, span=span if short else None,
+                            diagnostics=diag, timings=timings)
 
-    def _quotes(self, qvec: np.ndarray, hits: Sequence[Hit]) -> list[Quote]:
-        return quoting.pick(self.retriever.index, qvec, hits, self.settings)
-
-    def _compose(self, hits: Sequence[Hit], chosen: Sequence[Quote], lang: str) -> str:
-        return quoting.compose(self.retriever.index, chosen, lang)
-
+    def _answer(self, r: steps.Retrieved, t0: float, *, timings: dict | None = None, notices: Sequence[str] = (),
+                **fields: Any) -> Answer:
+        """Every Answer is built here, by keyword."""
+        timings = {"retrieve": r.ms, **(timings or {}), "total": (time.perf_counter() - t0) * 1000}
+        fields.setdefault("reader", EXTRACTIVE)
+        return Answer(question=r.question, lang=r.lang, confidence=r.margin, retrieval_query=r.query,
+                      abstained=fields.pop("abstained", False), text=fields.pop("text"),
+                      citations=fields.pop("citations", ()), notices=tuple(notices), timings=timings, **fields)
 
 def _clean_history(history: Sequence[str], max_chars: int) -> list[str]:
     """Previous questions, tidied like a question; ones that aren't questions are dropped."""
@@ -361,35 +301,3 @@ def _clean_history(history: Sequence[str], max_chars: int) -> list[str]:
         except ValueError:
             continue
     return out
-
-
-def _years(date: str) -> tuple[int, ...]:
-    m = re.match(r"\s*(\d{4})", date or "")
-    return (int(m.group(1)),) if m else ()
-
-
-def _in_english(text: str) -> str:
-    """Korean amounts, dates and known names in an English sentence, written for an English reader."""
-    return verify.english_names(englishize(text))
-
-
-def _span_quote(cand: candidates.Candidate | None) -> Quote | None:
-    """The answer's own span in the article, for highlighting inside its sentence."""
-    if cand is None:
-        return None
-    return Quote(cand.marker, cand.doc_id, cand.start, cand.end, cand.text, 1.0)
-
-
-def _check_english(reply: str, quote: Quote, passages: dict[int, str], years: dict[int, tuple[int, ...]]) -> _English:
-    """The translation's sentences whose every number, date and name is in the passage it translates; the
-    others are dropped (and said to be), so nothing unchecked is shown."""
-    english = _in_english(" ".join(reply.split()))
-    kept, missing, dropped = [], [], 0
-    for part in re.split(r"(?<=[.!?])\s+(?=[A-Z\"'“])", english):
-        c = verify.check(f"{part} [{quote.marker}]", {quote.marker: passages[quote.marker]}, years)
-        if c.verified and len(part) > 3 and not has_hangul(part):
-            kept.append(part)
-        else:
-            missing += [m.text for m in c.missing] or [part[:40]]
-            dropped += 1
-    return _English(" ".join(kept), bool(kept), tuple(missing), dropped)

@@ -56,11 +56,47 @@ def spans(sentence: str) -> list[tuple[int, int, str, str]]:
     for (s1, e1), (s2, e2) in zip(numbers, numbers[1:]):
         if re.fullmatch(r"\s?[~∼-]\s?", sentence[e1:s2]):  # a range: 5~10%
             out.append((s1, e2, "number", next(u for s, e, k, u in out if (s, e) == (s2, e2))))
+    out += _date_parts(sentence, [(s, e) for s, e, k, _ in out if k == "date"])
     with _lock:
         toks = kiwi().tokenize(sentence)
     out += _phrases(sentence, toks)
+    out += _quoted(sentence)
     out += _clauses(sentence, toks)
+    return [(s, e, k, u) for s, e, k, u in out if balanced(sentence[s:e])]
+
+
+_OPEN, _CLOSE = "([{〈《「『‘“<", ")]}〉》」』’”>"
+
+
+def balanced(text: str) -> bool:
+    """No bracket or curly quote left open or closed alone: never "6710억개 파라미터(학습 변수"."""
+    depth = {o: 0 for o in _OPEN}
+    for ch in text:
+        if ch in _OPEN:
+            depth[ch] += 1
+        elif ch in _CLOSE:
+            o = _OPEN[_CLOSE.index(ch)]
+            depth[o] -= 1
+            if depth[o] < 0:
+                return False
+    return not any(depth.values()) and text.count('"') % 2 == 0
+
+
+def _date_parts(sentence: str, dates: Sequence[tuple[int, int]]) -> list[tuple[int, int, str, str]]:
+    """A full date's parts, since a question may ask for the year alone: 1953년, 1953년 3월, 3월 24일."""
+    out = []
+    for s, e in dates:
+        for m in re.finditer(r"\d{1,4}\s?년(?:\s?\d{1,2}\s?월)?|\d{1,2}\s?월(?:\s?\d{1,2}\s?일)?", sentence[s:e]):
+            out.append((s + m.start(), s + m.end(), "date", ""))
     return out
+
+
+_QUOTED = re.compile(r"[‘“'\"「『〈《]([^‘’“”'\"「」『』〈〉《》]{1,40})[’”'\"」』〉》]")
+
+
+def _quoted(sentence: str) -> list[tuple[int, int, str, str]]:
+    """A quoted term or title, without its quotes: ‘명료성’ -> 명료성, 〈행정의 연구〉 -> 행정의 연구."""
+    return [(m.start(1), m.end(1), "phrase", "") for m in _QUOTED.finditer(sentence) if m.group(1).strip()]
 
 
 def _phrases(sentence: str, toks: Sequence) -> list[tuple[int, int, str, str]]:  # noqa: ANN001 - kiwi tokens
@@ -76,9 +112,7 @@ def _phrases(sentence: str, toks: Sequence) -> list[tuple[int, int, str, str]]: 
         if nouns:
             start, end = run[0].start, run[-1].start + run[-1].len
             out.append((start, end, "phrase", ""))
-            words = [t for t in nouns if t.start > start and sentence[t.start - 1] == " "]
-            if len(words) >= 1 and len(nouns) >= 3:  # the head: from the last word but one ("구형 칩")
-                out.append((words[-2].start if len(words) >= 2 else words[-1].start, end, "phrase", ""))
+            out.extend(_sub_phrases(sentence, run))
             for t in nouns:
                 if t.tag in ("NNP", "SL"):
                     out.append((*_word(sentence, t.start, t.start + t.len), "name", ""))
@@ -91,7 +125,39 @@ def _phrases(sentence: str, toks: Sequence) -> list[tuple[int, int, str, str]]: 
         else:
             flush()
     flush()
-    return [(s, e, k, u) for s, e, k, u in out if (e - s >= 2 or k == "name") and _starts_word(sentence, s)]
+    singles = [(t.start, t.start + t.len, "phrase", "") for t in toks if t.len == 1 and t.tag in ("NNG", "NNP")
+               and (t.start == 0 or sentence[t.start - 1] == " ")]  # a one-syllable word: 킹, 딸, 열
+    return [(s, e, k, u) for s, e, k, u in out if (e - s >= 2 or k == "name") and _starts_word(sentence, s)] + singles
+
+
+def _sub_phrases(sentence: str, run: Sequence, most: int = 4) -> list[tuple[int, int, str, str]]:  # noqa: ANN001
+    """Every run of 1-`most` whole words of a noun phrase, brackets splitting words: "백 킹" -> 킹, "정치자금
+    9억4000여만원" -> 9억4000여만원, "피어스 커리지(Piers Courage)" -> 피어스 커리지, Piers Courage."""
+    words: list[list] = []
+    for t in run:
+        tag = t.tag.split("-")[0]
+        if tag in ("SSO", "SSC") or t.form in ("·", ","):
+            words.append([])
+            continue
+        if not words or not words[-1] or (t.start > 0 and sentence[t.start - 1] == " "):
+            words.append([])
+        words[-1].append(t)
+    words = [w for w in words if w and any(t.tag.split("-")[0] not in LINKS for t in w)]
+    groups: list[list[list]] = [[]]
+    for w in words:  # words stay together only if nothing but a space stands between them
+        if groups[-1] and sentence[groups[-1][-1][-1].start + groups[-1][-1][-1].len:w[0].start].strip():
+            groups.append([])
+        groups[-1].append(w)
+    out = []
+    for g in groups:
+        for i in range(len(g)):
+            for j in range(i + 1, min(len(g), i + most) + 1):
+                toks = [t for w in g[i:j] for t in w]
+                while toks and toks[-1].tag.split("-")[0] in LINKS | {"MM", "XPN"}:
+                    toks.pop()
+                if toks:
+                    out.append((toks[0].start, toks[-1].start + toks[-1].len, "phrase", ""))
+    return out
 
 
 def _starts_word(sentence: str, start: int) -> bool:

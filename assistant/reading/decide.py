@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from assistant.ingest.korean import has_hangul, tokens
 from assistant.reading import verify
@@ -164,3 +165,72 @@ def decide(signals: Signals, asks: str, model: dict | None = None) -> Decision:
 
 def as_row(d: Decision) -> dict:
     return {"answer": d.answer, "p_answerable": d.p_answerable, "asks": d.asks, **asdict(d.signals)}
+
+
+# --- Whether the chosen span is shown as the short answer ------------------------------------------------
+SHORT_FILE = Path(__file__).parents[1] / "data" / "short.json"
+SHORT_FEATURES = ("p_chosen", "gap", "logprob", "p_none", "number", "date", "name", "phrase", "asks_typed",
+                  "type_match", "entity_missing", "coverage", "margin", "length", "first_passage", "echo")
+
+
+@dataclass(frozen=True)
+class ShortSignals:
+    """What says a chosen span is the right answer, not just a span of the right sentence."""
+
+    p_chosen: float  # the model's first-step probability for the chosen option's first token
+    gap: float  # its narrowest fork: chosen token's log-probability over the runner-up's (capped at 10)
+    logprob: float  # the chosen option's log-probability among the options (floored at -15)
+    p_none: float
+    number: float
+    date: float
+    name: float
+    phrase: float  # (a clause is the baseline kind)
+    asks_typed: float  # the question asks for a type of answer (몇 명, 누구, 언제, how much ...)
+    type_match: float  # ... and the chosen span is of that type
+    entity_missing: float
+    coverage: float
+    margin: float
+    length: float  # log(1 + characters)
+    first_passage: float  # the span is in the top passage
+    echo: float  # the share of the span's words that the question already says (an echo is no answer)
+
+    def vector(self) -> list[float]:
+        return [float(getattr(self, f)) for f in SHORT_FEATURES]
+
+
+def echo(question: str, span: str) -> float:
+    q = re.sub(r"\s+", "", question.lower())
+    words = [w for w in re.split(r"\s+", span.lower()) if w]
+    if not words:
+        return 0.0
+    return round(sum(re.sub(r"\W", "", w)[:2] in q for w in words if re.sub(r"\W", "", w)) / len(words), 4)
+
+
+def short_signals(question: str, chosen: Any, signals: Signals, asks: str) -> ShortSignals:
+    """`chosen` is reader.Chosen (kept untyped here: reader imports this module's stage)."""
+    c = chosen.candidate
+    if c is None:
+        return ShortSignals(0.0, 0.0, -15.0, signals.p_none, 0, 0, 0, 0, float(bool(asks)), 0.0,
+                            signals.entity_missing, signals.coverage, signals.margin, 0.0, 0.0, 0.0)
+    return ShortSignals(
+        round(chosen.p_chosen, 4), round(min(chosen.gap, 10.0), 4), round(max(chosen.logprob, -15.0), 4),
+        signals.p_none, float(c.kind == "number"), float(c.kind == "date"), float(c.kind == "name"),
+        float(c.kind == "phrase"), float(bool(asks)), float(bool(asks) and _ANSWERS[asks](c)),
+        signals.entity_missing, signals.coverage, signals.margin, round(math.log1p(len(c.text)), 4),
+        float(c.marker == 1), echo(question, c.text))
+
+
+@cache
+def short_model() -> dict:
+    return json.loads(SHORT_FILE.read_text(encoding="utf-8"))
+
+
+def p_short(s: ShortSignals, model: dict | None = None) -> float:
+    """P(the chosen span is the right short answer), fitted on KorQuAD dev and the news dev half."""
+    m = model or short_model()
+    z = m["intercept"] + sum(w * x for w, x in zip(m["coef"], s.vector()))
+    return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def short_threshold(model: dict | None = None) -> float:
+    return float((model or short_model())["threshold"])

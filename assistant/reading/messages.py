@@ -7,6 +7,7 @@ MESSAGES = {
         "korean_source": "",
         "articles_say": "기사 내용:",
         "from_article": "기사 원문",
+        "pointer": "",
         "reader_missing": "AI 답변기를 쓸 수 없어 기사 문장을 그대로 인용합니다: {why}",
         "reader_failed": "AI 답변기가 실패해 기사 문장을 그대로 인용합니다: {why}",
         "unverified": "AI 답변을 기사와 대조해 확인하지 못해 기사 문장을 그대로 인용합니다.",
@@ -20,6 +21,8 @@ MESSAGES = {
         "korean_source": "The articles (in Korean) say: ",
         "articles_say": "The articles say:",
         "from_article": "from the article",
+        "pointer": "The sentence it rests on is quoted below in the original Korean [{marker}]: its English rendering "
+                   "did not pass the check against it, so it is not shown.",
         "reader_missing": "The AI reader is unavailable, so the articles' own sentences are quoted: {why}",
         "reader_failed": "The AI reader failed, so the articles' own sentences are quoted: {why}",
         "unverified": "The AI reader's answer could not be checked against the articles, so their own "
@@ -27,8 +30,7 @@ MESSAGES = {
         "dropped": "{n} sentence(s) the articles do not support were removed.",
         "made_up": "The AI reader's answer named facts that are not in the articles, so the articles' own "
                    "sentences are quoted instead.",
-        "unverified_english": "The AI reader's English rendering of the answering sentence could not be checked "
-                              "against the article, so it is not shown; the sentence is marked in the sources below, "
-                              "in the original Korean.",
+        "unverified_english": "The AI reader's English rendering of the answering sentence changed a number, name, "
+                              "direction or negation of the original, so only the original is shown.",
     },
 }

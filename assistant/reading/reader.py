@@ -212,6 +212,9 @@ class Chosen:
     candidate: Candidate | None
     p_none: float
     new_tokens: int  # prompt tokens the model evaluated past its cached prefix
+    p_chosen: float = 0.0  # the first-step probability of the chosen option's first token
+    logprob: float = 0.0  # the chosen option's log-probability among the options
+    gap: float = 0.0  # the narrowest fork on the way to it (log-probability over the runner-up)
 
 
 def choose(llm: LLM, question: str, evidence: Sequence[Evidence], cands: Sequence[Candidate],
@@ -220,7 +223,9 @@ def choose(llm: LLM, question: str, evidence: Sequence[Evidence], cands: Sequenc
     options = [NONE, *(c.text for c in cands)]
     choice = llm.choose(messages(question, evidence), options, deadline)
     p_none = choice.p_first[0] if choice.p_first else float(choice.index == 0)
-    return Chosen(None if choice.index == 0 else cands[choice.index - 1], float(p_none), choice.new_tokens)
+    p_chosen = choice.p_first[choice.index] if choice.p_first else 1.0
+    return Chosen(None if choice.index == 0 else cands[choice.index - 1], float(p_none), choice.new_tokens,
+                  float(p_chosen), choice.logprob, choice.gap)
 
 
 def translation_messages(sentence: str) -> list[Message]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assistant.reading import candidates as candidates_module
 from assistant.reading.candidates import candidates, spans
 
 
@@ -67,3 +68,27 @@ def test_candidates_are_article_slices_deduplicated_short_facts_first():
     assert [c.text for c in cands].count("17%") == 1
     for c in cands:
         assert article[c.start:c.end] == c.text and c.marker == 1 and c.doc_id == "d"
+
+
+def test_no_span_leaves_a_bracket_open():
+    found = set(texts("딥시크는 6710억개 파라미터(학습 변수)를 가진 모델을 공개했다."))
+    assert "6710억개 파라미터(학습 변수" not in found
+    assert not [t for t in found if t.count("(") != t.count(")")]
+    assert candidates_module.balanced("피어스 커리지(Piers Courage)") and not candidates_module.balanced("3불선근(三不善根")
+
+
+def test_a_phrase_offers_its_words_and_what_stands_before_a_bracket():
+    found = set(texts("1970년 피어스 커리지(Piers Courage) 선수가 사망했다."))
+    assert {"피어스 커리지", "Piers Courage"} <= found
+    assert "킹" in texts("백 킹은 움직이지 않았다.")
+    assert "9억4000여만원" in texts("불법 정치자금 9억4000여만원을 받은 혐의다.")
+
+
+def test_a_full_date_offers_its_year_and_its_day():
+    found = set(texts("그는 1953년 3월 24일 전라북도 고창군에서 태어났다."))
+    assert {"1953년 3월 24일", "1953년", "3월 24일"} <= found
+
+
+def test_quoted_terms_without_their_quotes():
+    found = set(texts("7가지 원칙은 ‘공통성’, ‘명료성’ 등이며 윌슨의 논문 〈행정의 연구〉가 유명하다."))
+    assert {"명료성", "행정의 연구"} <= found

@@ -60,3 +60,28 @@ def test_the_shipped_model_is_fitted_on_every_signal():
     w = decide.weights()
     assert w["features"] == list(decide.FEATURES) and len(w["coef"]) == len(decide.FEATURES)
     assert 0 < w["threshold"] < 1 and "dev" in w["fitted_on"]
+
+
+def test_echo_is_the_share_of_the_span_the_question_already_says():
+    assert decide.echo("엔비디아 주가는 하루에 얼마나 떨어졌나?", "엔비디아 주가") == 1.0
+    assert decide.echo("엔비디아 주가는 하루에 얼마나 떨어졌나?", "17%") == 0.0
+    assert decide.echo("How much did Nvidia fall?", "Nvidia shares") == 0.5
+
+
+def test_short_signals_read_the_choice_and_the_type_asked():
+    class Chosen:  # the fields of reader.Chosen that the signals read
+        candidate = cand("17%", "number", "percent")
+        p_chosen, logprob, gap = 0.8, -0.3, 25.0
+
+    base = decide.Signals(0.1, 0.05, 0.0, 0.0, 1.0)
+    s = decide.short_signals("How much did Nvidia fall?", Chosen, base, "amount")
+    assert (s.number, s.type_match, s.asks_typed, s.gap, s.echo) == (1.0, 1.0, 1.0, 10.0, 0.0)
+    s = decide.short_signals("Who leads Nvidia?", Chosen, base, "person")
+    assert (s.type_match, s.asks_typed) == (0.0, 1.0)
+
+
+def test_a_more_decisive_choice_is_more_likely_shown():
+    model = {"coef": [2.0, 0.5] + [0.0] * (len(decide.SHORT_FEATURES) - 2), "intercept": -1.0, "threshold": 0.5}
+    sure = decide.ShortSignals(0.9, 8.0, -0.1, 0.0, 1, 0, 0, 0, 1, 1, 0.0, 1.0, 0.1, 1.0, 1, 0.0)
+    unsure = decide.ShortSignals(0.2, 0.1, -3.0, 0.4, 0, 0, 0, 1, 1, 0, 0.5, 0.3, 0.01, 3.0, 0, 0.5)
+    assert decide.p_short(sure, model) > decide.short_threshold(model) > decide.p_short(unsure, model)

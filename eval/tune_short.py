@@ -1,0 +1,152 @@
+"""Fit when to show a short answer, and when to refuse, on KorQuAD's dev half and the news eval's dev half.
+
+    python eval/tune_short.py collect [--per-article 8] [--left-out 10]   # ask, with refusal and gating off
+    python eval/tune_short.py fit                                          # fit both models from the rows
+
+`collect` asks dev questions with refusal and the short-answer gate switched off, so every
+question gets the model's choice and its signals:
+- KorQuAD dev: questions of every dev article against the full KorQuAD index (answerable), and
+  questions of the left-out dev articles against the index built without them (on-topic,
+  not answerable: the left-out article's neighbours are still there);
+- the news eval's dev half (answerable, on-topic and off-topic unanswerable).
+`fit` fits two logistic regressions (scikit-learn):
+- P(short right) on the answered rows (right: a gold answer inside the chosen span, which is
+  brief; `evaluation.scoring.short_right`), with the lowest threshold whose shown answers are
+  at least TARGET_PRECISION right on dev;
+- P(answerable) (`decide.FEATURES`), with the highest threshold that refuses at most
+  MAX_FALSE_REFUSALS of dev's answerable questions.
+Nothing of the test halves is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from assistant.settings import REPO_DIR
+
+ROWS = REPO_DIR / "eval" / "korquad_runs" / "tune_short_dev.jsonl"
+TARGET_PRECISION = 0.92  # on dev, a little above the 0.90 the test half must show
+MAX_FALSE_REFUSALS = 0.04  # on dev, a little under the 5% allowed on test
+
+
+def collect(per_article: int, left_out: int) -> None:
+    from tqdm import tqdm
+
+    from assistant.evaluation import korquad
+    from assistant.evaluation.eval_answers import gold_in
+    from assistant.evaluation.evaluate import load_questions
+    from assistant.models import llm as llms
+    from assistant.reading import decide
+    from assistant.reading.answer import Assistant
+    from assistant.search.retriever import Retriever
+
+    never = {"coef": [0.0] * len(decide.FEATURES), "intercept": 0.0, "threshold": 0.0}
+    show_all = {**decide.short_model(), "threshold": 0.0}
+    decide.weights = lambda: never
+    decide.short_model = lambda: show_all
+    llm = llms.load("local")
+    full_dir, out_dir, left = korquad.indexes(left_out=left_out)
+    qs = [q for q in korquad.questions() if q.split == "dev"]
+    by_doc: dict[str, list] = {}
+    for q in qs:
+        by_doc.setdefault(q.doc_id, []).append(q)
+    sample = [q for doc in sorted(by_doc) for q in by_doc[doc][:: max(1, len(by_doc[doc]) // per_article)][
+        :per_article]]
+    ROWS.parent.mkdir(parents=True, exist_ok=True)
+    with ROWS.open("w", encoding="utf-8") as f:
+        runs = [(full_dir, [q for q in sample], True),
+                (out_dir, [q for q in sample if q.doc_id in left], False)]
+        for index_dir, batch, answerable in runs:
+            a = Assistant(Retriever.load(index_dir), llm=llm)
+            for q in tqdm(batch, desc=f"korquad {'full' if answerable else 'left-out'}", unit="q"):
+                ans = a.ask(q.question)
+                f.write(json.dumps(_row("korquad", q.id, q.question, q.gold, answerable, ans), ensure_ascii=False)
+                        + "\n")
+        a = Assistant(Retriever.load(), llm=llm)
+        for q in tqdm([q for q in load_questions() if q.split == "dev"], desc="news dev", unit="q"):
+            ans = a.ask(q.question)
+            row = _row("news", q.id, q.question, q.gold, q.answerable, ans)
+            row["off_topic"] = q.style == "off-topic"
+            row["gold_shown"] = bool(q.answerable and gold_in(ans.text, q.gold))
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _row(dataset: str, qid: str, question: str, gold: list[str], answerable: bool, ans) -> dict:  # noqa: ANN001
+    from assistant.evaluation.scoring import short_right
+
+    d = ans.extra.get("decision") or {}
+    chosen = ans.extra.get("chosen") or ""
+    return {"dataset": dataset, "id": qid, "question": question, "gold": list(gold), "answerable": answerable,
+            "abstained": ans.abstained, "lang": ans.lang, "chosen": chosen, "short": ans.short,
+            "right": bool(answerable and chosen and chosen != "NONE" and short_right(chosen, gold)),
+            "decision": d, "timings": ans.timings}
+
+
+def fit() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from assistant.reading import decide
+
+    rows = [json.loads(line) for line in ROWS.read_text(encoding="utf-8").splitlines()]
+    usable = [r for r in rows if r["decision"]]
+    # P(short right): answerable rows where the model chose a span.
+    srows = [r for r in usable if r["answerable"] and r["decision"].get("short")]
+    xs = np.array([[r["decision"]["short"][f] for f in decide.SHORT_FEATURES] for r in srows])
+    ys = np.array([r["right"] for r in srows])
+    short = LogisticRegression(C=1.0, max_iter=2000).fit(xs, ys)
+    ps = short.predict_proba(xs)[:, 1]
+    threshold = _precision_threshold(ps, ys, TARGET_PRECISION)
+    shown = ps >= threshold
+    print(f"short: {len(srows)} rows, {ys.mean():.3f} right if all shown; threshold {threshold:.4f}: "
+          f"shown {shown.mean():.3f}, right among shown {ys[shown].mean() if shown.any() else 0:.3f}")
+    _write(decide.SHORT_FILE, short, threshold, decide.SHORT_FEATURES,
+           f"{len(srows)} dev rows: KorQuAD dev ({sum(r['dataset'] == 'korquad' for r in srows)}) "
+           f"and the news eval's dev half ({sum(r['dataset'] == 'news' for r in srows)})")
+    # P(answerable): every row with signals.
+    xa = np.array([decide.Signals(**{f: r["decision"][f] for f in (*decide.FEATURES, "polar")}).vector()
+                   for r in usable])
+    ya = np.array([r["answerable"] for r in usable])
+    ans = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(xa, ya)
+    pa = ans.predict_proba(xa)[:, 1]
+    t = float(np.quantile(pa[ya], MAX_FALSE_REFUSALS)) if ya.any() else 0.0
+    refused = pa < t
+    print(f"answerable: {len(usable)} rows ({ya.sum()} answerable); threshold {t:.4f}: false refusals "
+          f"{refused[ya].mean():.3f}, unanswerable refused {refused[~ya].mean() if (~ya).any() else 0:.3f}")
+    _write(decide.WEIGHTS_FILE, ans, t, decide.FEATURES,
+           f"{len(usable)} dev rows: KorQuAD dev (full and left-out index) and the news eval's dev half")
+
+
+def _precision_threshold(p: np.ndarray, y: np.ndarray, target: float) -> float:
+    """The lowest threshold whose shown rows (p >= t) are at least `target` right, with at least 10 shown."""
+    order = np.argsort(-p)
+    right = np.cumsum(y[order])
+    n = np.arange(1, len(p) + 1)
+    ok = [(i, p[order][i]) for i in range(9, len(p)) if right[i] / n[i] >= target]
+    return float(ok[-1][1]) if ok else 1.0
+
+
+def _write(path: Path, model, threshold: float, features: tuple[str, ...], fitted_on: str) -> None:  # noqa: ANN001
+    path.write_text(json.dumps({"coef": [round(float(c), 5) for c in model.coef_[0]],
+                                "intercept": round(float(model.intercept_[0]), 5), "threshold": round(threshold, 4),
+                                "features": list(features), "fitted_on": fitted_on}, indent=2) + "\n",
+                    encoding="utf-8")
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--per-article", type=int, default=8)
+    c.add_argument("--left-out", type=int, default=10)
+    sub.add_parser("fit")
+    args = p.parse_args(argv)
+    collect(args.per_article, args.left_out) if args.cmd == "collect" else fit()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
