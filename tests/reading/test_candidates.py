@@ -74,7 +74,8 @@ def test_no_span_leaves_a_bracket_open():
     found = set(texts("딥시크는 6710억개 파라미터(학습 변수)를 가진 모델을 공개했다."))
     assert "6710억개 파라미터(학습 변수" not in found
     assert not [t for t in found if t.count("(") != t.count(")")]
-    assert candidates_module.balanced("피어스 커리지(Piers Courage)") and not candidates_module.balanced("3불선근(三不善根")
+    assert candidates_module.balanced("피어스 커리지(Piers Courage)")
+    assert not candidates_module.balanced("3불선근(三不善根")
 
 
 def test_a_phrase_offers_its_words_and_what_stands_before_a_bracket():
