@@ -125,20 +125,19 @@ SCROLL_JS = """() => { setTimeout(() => {
 # The answer in view: Gradio's chatbot scrolls to the bottom on every update (the end of the last source), so
 # autoscroll is off (ui/app.py) and instead the newest question is brought to the top of the chat, its answer
 # right under it: when the question appears (the answer then streams in below it, in view) and again when the
-# reply is complete, unless the answer is taller than the chat, in which case the answer's own top goes there.
+# reply is complete; when the answer is taller than a third of the chat, the answer's own top goes there.
+# scrollIntoView moves the page too: in a small window, typing in the box below the chat has scrolled the
+# chat's top (where the answer is) out of the window.
 ANSWER_IN_VIEW_JS = """() => { setTimeout(() => {
   const rows = document.querySelectorAll('#qa-chat .user-row');
   const row = rows[rows.length - 1];
-  const box = row && row.closest('.bubble-wrap');
-  if (!box) return;
+  if (!row) return;
   const replies = document.querySelectorAll('#qa-chat .qa-reply, #qa-chat .qa-pending');
   const reply = replies[replies.length - 1];
-  const top = box.getBoundingClientRect().top;
-  let target = row.getBoundingClientRect().top - top;
-  if (reply && reply.getBoundingClientRect().top - row.getBoundingClientRect().top > box.clientHeight / 3) {
-    target = reply.getBoundingClientRect().top - top - 8;
-  }
-  box.scrollTop += target;
+  const box = row.closest('.bubble-wrap');
+  const tall = reply && box && reply.getBoundingClientRect().top - row.getBoundingClientRect().top
+    > box.clientHeight / 3;
+  (tall ? reply : row).scrollIntoView({block: 'start', behavior: 'instant'});
 }, 80); }"""
 # Installed once per page: when a new question row appears in the chat, bring it to the top as above.
 WATCH_QUESTIONS_JS = ("""() => {
