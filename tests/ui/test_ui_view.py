@@ -36,7 +36,7 @@ def assert_answer_in_view(page) -> dict:
     g = page.evaluate(GEOMETRY)
     assert g["scrollHeight"] > g["clientHeight"] + 200, f"the chat does not overflow, nothing to test: {g}"
     assert g["boxTop"] - 1 <= g["top"] and g["top"] + 24 <= g["boxBottom"], f"answer's top not in the chat: {g}"
-    assert 0 <= g["top"] and g["top"] + 24 <= g["window"], f"answer's top outside the window: {g}"
+    assert g["top"] >= 0 and g["top"] + 24 <= g["window"], f"answer's top outside the window: {g}"
     assert g["scrollTop"] + g["clientHeight"] < g["scrollHeight"] - 50, f"scrolled to the end of the sources: {g}"
     return g
 
