@@ -137,10 +137,10 @@ def browser():
 
 @contextmanager
 def open_page(browser, url: str, *, locale: str | None = "ko-KR", height: int = 1100, timeout_ms: int = 20_000,
-              before_load: Callable | None = None) -> Iterator:
+              before_load: Callable | None = None, width: int = 1400) -> Iterator:
     """A fresh browser page on the app at `url`, its question box ready; `before_load(page)` attaches
     handlers before the page loads, so nothing that happens while it loads is missed."""
-    context = browser.new_context(viewport={"width": 1400, "height": height}, locale=locale)
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
     try:
         page = context.new_page()
         page.set_default_timeout(timeout_ms)

@@ -20,6 +20,7 @@ from assistant.models.llm import LLMError
 from assistant.settings import default_articles_dir, default_index_dir
 from ui.library import mount as mount_library
 from ui.render import (
+    ANSWER_IN_VIEW_JS,
     ARTICLE_HINT,
     CSS,
     EMPTY_QUESTION,
@@ -27,6 +28,7 @@ from ui.render import (
     LABELS,
     MAX_K,
     SCROLL_JS,
+    WATCH_QUESTIONS_JS,
     answer_json,
     clamp,
     esc,
@@ -46,6 +48,8 @@ EXAMPLES = (
     "How did DeepSeek make up for not having the newest chips?",
     "How much did Nvidia's stock fall in one day?",
 )
+# After a reply: the article panel at the cited passage, and the chat at the top of the new answer.
+AFTER_REPLY_JS = f"() => {{ ({SCROLL_JS})(); ({ANSWER_IN_VIEW_JS})(); }}"
 
 
 
@@ -166,7 +170,7 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="대화 / Conversation", height=640, render_markdown=False,
                                      sanitize_html=True, latex_delimiters=[], allow_tags=False, buttons=[],
-                                     feedback_options=None, elem_id="qa-chat")
+                                     feedback_options=None, elem_id="qa-chat", autoscroll=False)
                 notice = gr.HTML("", elem_id="qa-notice", js_on_load=None)
                 with gr.Row():
                     box = gr.Textbox(label="질문 / Question", lines=1, max_lines=1, scale=5, autofocus=True,
@@ -193,10 +197,11 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
         outputs = [chatbot, box, turns, notice, pick, article]
         io = {"fn": respond, "inputs": [box, k, chatbot, turns, since, until], "outputs": outputs,
               "api_visibility": "private", "concurrency_id": "model", "concurrency_limit": 4}
-        box.submit(**io).then(None, js=SCROLL_JS)
-        ask_btn.click(**io).then(None, js=SCROLL_JS)
+        box.submit(**io).then(None, js=AFTER_REPLY_JS)
+        ask_btn.click(**io).then(None, js=AFTER_REPLY_JS)
         for b in example_btns:
-            b.click(lambda q=b.value: q, None, box, queue=False, api_visibility="private").then(**io)
+            b.click(lambda q=b.value: q, None, box, queue=False, api_visibility="private").then(**io).then(
+                None, js=AFTER_REPLY_JS)
         pick.input(show_source, [pick, turns], article, queue=False, api_visibility="private").then(
             None, js=SCROLL_JS)
         clear_btn.click(clear, None, outputs, queue=False, api_visibility="private")
@@ -207,6 +212,7 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
         # The model itself is used by one question at a time (its lock); the others retrieve and wait.
         gr.api(ask, api_name="ask", concurrency_id="model", concurrency_limit=4)
         gr.api(ask_stream, api_name="ask_stream", concurrency_id="model", concurrency_limit=4)
+        demo.load(None, js=WATCH_QUESTIONS_JS)
         if library is not None:
             mount_library(assistant, *library)
     demo.queue(max_size=100, default_concurrency_limit=4)

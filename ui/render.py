@@ -12,9 +12,10 @@ import html
 import re
 from collections.abc import Sequence
 
-from assistant import Answer, Article, Assistant, Hit
+from assistant import Answer, Article, Assistant, Hit, Quote
 from assistant.ingest.korean import has_hangul
-from assistant.reading.answer import MESSAGES
+from assistant.reading import polarity
+from assistant.reading.answer import MESSAGES, Sentence
 from ui.dates import resolved_dates
 
 MAX_K = 10
@@ -32,12 +33,18 @@ LABELS = {
         "unknown_date": "날짜 미상",
         "note": "알림",
         "follow_up": "후속 질문으로 보고 이전 질문과 함께 검색했습니다.",
-        "verified": "확인됨",
-        "verified_help": "이 문장의 숫자·날짜·이름을 인용한 구절에서 모두 찾았습니다.",
+        "from_article": MESSAGES["ko"]["from_article"],
+        "from_article_help": "기사 문장을 그대로 옮겼습니다 (상대 날짜는 괄호 안에 기사 날짜 기준으로 풀어 씀).",
+        "articles_say": MESSAGES["ko"]["articles_say"],
+        "checked": "확인: 숫자·이름·방향·부정",
+        "checked_help": "옆의 한국어 문장을 기계 번역한 것입니다. 숫자·날짜·이름을 그 문장에서 모두 찾았고, "
+                        "오름·내림과 부정(않다·못하다 등)이 원문과 같습니다. 그 밖의 표현은 확인하지 않았습니다.",
+        "withheld": "이 답이 나온 문장의 번역이 확인을 통과하지 못해 보여 주지 않습니다. "
+                    "원문 [{n}]을 아래에 인용합니다.",
         "original": "원문",
         "by": "답변:",
         "by_extractive": "답변: 기사 문장 인용 (AI 답변기 없음)",
-        "writing": "답을 쓰는 중… (확인된 내용만 표시)",
+        "writing": "답을 쓰는 중… (숫자·이름을 확인하며 표시)",
         "translate": "영어로 기계 번역",
         "machine_translation": "기계 번역",
     },
@@ -55,12 +62,19 @@ LABELS = {
         "unknown_date": "date unknown",
         "note": "Note",
         "follow_up": "Read as a follow-up: searched together with your previous question.",
-        "verified": "verified",
-        "verified_help": "Every number, date and name in this sentence was found in the passage it cites.",
+        "from_article": MESSAGES["en"]["from_article"],
+        "from_article_help": "The article's own sentence, quoted (relative dates resolved in brackets).",
+        "articles_say": MESSAGES["en"]["articles_say"],
+        "checked": "checked: numbers, names, direction, negation",
+        "checked_help": "A machine translation of the Korean sentence shown with it. Every number, date and name in "
+                        "it was found in that sentence, and it keeps that sentence's direction (rose/fell) and "
+                        "negation (not/failed). Its other wording was not checked.",
+        "withheld": "The English rendering of the sentence this answer comes from did not pass the check, so it is "
+                    "not shown. That sentence is quoted below in the original Korean [{n}] and marked in the sources.",
         "original": "Original Korean",
         "by": "Answered by",
         "by_extractive": "Answered by quoting the articles (no AI reader)",
-        "writing": "writing… (only checked text is shown)",
+        "writing": "writing… (shown as its numbers and names are found in the articles)",
         "translate": "Translate this source to English (machine translation)",
         "machine_translation": "Machine translation",
     },
@@ -88,6 +102,9 @@ mark { background: #ffe066; color: #111; padding: 0 .1em; border-radius: 2px; }
 .qa-fallback { color: #8a4b00; }
 .qa-short { font-size: 1.25em; font-weight: 700; margin-bottom: .3em; }
 .qa-sentence { margin: .2em 0; }
+.qa-quote-label { font-size: .8em; color: #3b4a5a; border: 1px solid #8896a5; border-radius: 8px; padding: 0 .4em; }
+.qa-articles-say { font-weight: 700; margin-bottom: .2em; }
+.qa-withheld { font-size: .9em; color: #8a4b00; }
 .qa-check { font-size: .8em; color: #1b7a2e; border: 1px solid #1b7a2e; border-radius: 8px; padding: 0 .4em; }
 .qa-original { font-size: .85em; opacity: .85; margin-left: 1.5em; }
 .qa-writing { opacity: .6; font-style: italic; }
@@ -104,6 +121,36 @@ SCROLL_JS = """() => { setTimeout(() => {
   const span = box && box.querySelector('.qa-span');
   if (span) box.scrollTop = Math.max(0, span.offsetTop - 40);
 }, 60); }"""
+
+# The answer in view: Gradio's chatbot scrolls to the bottom on every update (the end of the last source), so
+# autoscroll is off (ui/app.py) and instead the newest question is brought to the top of the chat, its answer
+# right under it: when the question appears (the answer then streams in below it, in view) and again when the
+# reply is complete; when the answer is taller than a third of the chat, the answer's own top goes there.
+# scrollIntoView moves the page too: in a small window, typing in the box below the chat has scrolled the
+# chat's top (where the answer is) out of the window.
+ANSWER_IN_VIEW_JS = """() => { setTimeout(() => {
+  const rows = document.querySelectorAll('#qa-chat .user-row');
+  const row = rows[rows.length - 1];
+  if (!row) return;
+  const replies = document.querySelectorAll('#qa-chat .qa-reply, #qa-chat .qa-pending');
+  const reply = replies[replies.length - 1];
+  const box = row.closest('.bubble-wrap');
+  const tall = reply && box && reply.getBoundingClientRect().top - row.getBoundingClientRect().top
+    > box.clientHeight / 3;
+  (tall ? reply : row).scrollIntoView({block: 'start', behavior: 'instant'});
+}, 80); }"""
+# Installed once per page: when a new question row appears in the chat, bring it to the top as above.
+WATCH_QUESTIONS_JS = ("""() => {
+  const chat = document.querySelector('#qa-chat');
+  if (!chat || window.qaWatching) return;
+  window.qaWatching = true;
+  let seen = chat.querySelectorAll('.user-row').length;
+  new MutationObserver(() => {
+    const n = chat.querySelectorAll('.user-row').length;
+    if (n > seen) { (""" + ANSWER_IN_VIEW_JS + """)(); }
+    seen = n;
+  }).observe(chat, {childList: true, subtree: true});
+}""")
 
 
 def esc(text: str) -> str:
@@ -198,36 +245,65 @@ def with_markers(escaped: str) -> str:
     return re.sub(r"\[(\d+)\]", r"<span class='qa-marker'>[\1]</span>", escaped)
 
 
+TRANSLATION_CHECKS = ("numbers", "dates", "names", "direction", "negation")
+
+
+def shown_sentences(ans: Answer) -> list[Sentence]:
+    """The sentences a reader may see: the article's own (quotes), and translations that passed the fact check
+    and keep their source's direction and negation. The badge names those checks, so they are confirmed here
+    whatever the reader upstream did."""
+    return [s for s in ans.sentences if s.verified and (s.kind != "translation" or _keeps_polarity(s))]
+
+
+def _keeps_polarity(s: Sentence) -> bool:
+    korean = " ".join(q.text for q in s.quotes if has_hangul(q.text))
+    return bool(korean) and polarity.agrees(korean, s.text).ok
+
+
 def render_checked(ans: Answer) -> str:
-    """A reader's answer: the short answer, then each verified sentence with its mark and, for an English
-    reader of Korean sources, the original sentence it rests on."""
+    """A reader's answer: the short answer (or, without one, a plain heading), then each sentence labelled for
+    what it is: a quote from the article, or a translation with the checks it passed and its Korean original."""
     labels = LABELS[ans.lang]
+    shown = shown_sentences(ans)
     out = ["<div class='qa-answer qa-reader'>"]
     if ans.short:
         out.append(f"<div class='qa-short'>{esc(ans.short)}</div>")
-    for s in ans.sentences:
-        if not s.verified:
-            continue  # never shown: its facts were not found in the cited passages
+    elif shown:
+        out.append(f"<div class='qa-articles-say'>{esc(labels['articles_say'])}</div>")
+    for s in shown:
         body = with_markers(highlighted(s.text, ans.short if ans.lang == "ko" else "", ans))
-        out.append(f"<div class='qa-sentence'><span class='qa-check' title='{esc(labels['verified_help'])}'>"
-                   f"✓ {labels['verified']}</span> {body}")
-        for q in s.quotes:
-            if ans.lang == "en" and has_hangul(q.text):
-                span = ans.span
-                inside = span is not None and span.doc_id == q.doc_id and q.start <= span.start < span.end <= q.end
-                original = (marked(q.text, 0, len(q.text), [(span.start - q.start, span.end - q.start)]) if inside
-                            else esc(q.text))
-                out.append(f"<div class='qa-original' lang='ko'>{esc(labels['original'])} [{q.marker}]: "
-                           f"{original}</div>")
+        if s.kind == "translation":
+            badge = f"<span class='qa-check' title='{esc(labels['checked_help'])}'>✓ {esc(labels['checked'])}</span>"
+        else:
+            badge = (f"<span class='qa-quote-label' title='{esc(labels['from_article_help'])}'>"
+                     f"{esc(labels['from_article'])}</span>")
+        out.append(f"<div class='qa-sentence' data-kind='{esc(s.kind)}'>{badge} {body}")
+        if s.kind == "translation":
+            out += [original_line(ans, q) for q in s.quotes if has_hangul(q.text)]
         out.append("</div>")
-    if not any(s.verified for s in ans.sentences) and ans.text != ans.short:
-        out.append(f"<div class='qa-sentence'>{esc(ans.text)}</div>")  # why there is no English sentence
-    attached = {(q.doc_id, q.start) for s in ans.sentences if s.verified for q in s.quotes}
+    withheld = [s for s in ans.sentences if s.kind == "translation" and s not in shown]
+    if not shown and withheld and ans.lang == "en":
+        marker = withheld[0].markers[0] if withheld[0].markers else 1
+        out.append(f"<div class='qa-sentence qa-withheld'>{esc(labels['withheld'].format(n=marker))}</div>")
+        out += [original_line(ans, q) for q in withheld[0].quotes if has_hangul(q.text)]
+    elif not shown and ans.text != ans.short:
+        out.append(f"<div class='qa-sentence'>{esc(ans.text)}</div>")  # why there is no sentence
+    attached = {(q.doc_id, q.start) for s in [*shown, *withheld[:1]] for q in s.quotes}
     if ans.lang == "en":  # the other sentences the answer rests on, in the original Korean
         out += [f"<div class='qa-original' lang='ko'>{esc(labels['original'])} [{q.marker}]: {esc(q.text)}</div>"
                 for q in ans.quotes if (q.doc_id, q.start) not in attached and has_hangul(q.text)]
     out.append("</div>")
     return "".join(out)
+
+
+def original_line(ans: Answer, q: Quote) -> str:
+    """The Korean sentence a translation rests on, with the short answer's span marked in it."""
+    labels, span = LABELS[ans.lang], ans.span
+    inside = span is not None and span.doc_id == q.doc_id and q.start <= span.start < span.end <= q.end
+    original = (marked(q.text, 0, len(q.text), [(span.start - q.start, span.end - q.start)]) if inside
+                else esc(q.text))
+    return (f"<div class='qa-original' lang='ko'>{esc(labels['original'])} [{q.marker}] · "
+            f"{esc(labels['from_article'])}: {original}</div>")
 
 
 def highlighted(text: str, short: str, ans: Answer) -> str:
@@ -311,15 +387,17 @@ def answer_json(assistant: Assistant, ans: Answer) -> dict:
                 "start": h.start, "end": h.end, "text": h.text, "score": h.score,
                 "quotes": [{"start": q.start, "end": q.end, "text": q.text} for q in ans.quotes if q.marker == n]}
 
+    shown = shown_sentences(ans)
     span = ({"n": ans.span.marker, "doc_id": ans.span.doc_id, "start": ans.span.start, "end": ans.span.end,
              "text": ans.span.text} if ans.span is not None else None)
     return {"question": ans.question, "lang": ans.lang, "answer": ans.text, "short": ans.short, "span": span,
             "abstained": ans.abstained, "notices": list(ans.notices), "retrieval_query": ans.retrieval_query,
-            "sentences": [{"text": s.text, "markers": list(s.markers), "verified": s.verified,
+            "sentences": [{"text": s.text, "kind": s.kind, "markers": list(s.markers), "verified": s.verified,
+                           "checks": list(TRANSLATION_CHECKS) if s.kind == "translation" else [],
                            "quotes": [{"n": q.marker, "doc_id": q.doc_id, "start": q.start, "end": q.end,
                                        "text": q.text} for q in s.quotes]}
-                          for s in ans.sentences if s.verified],
-            "unverified_dropped": sum(not s.verified for s in ans.sentences),
+                          for s in shown],
+            "unverified_dropped": len(ans.sentences) - len(shown),
             "reader": {"name": ans.reader.name, "sha256": ans.reader.sha256, "backend": ans.reader.backend},
             "timings_ms": {k: round(v, 1) for k, v in ans.timings.items() if isinstance(v, (int, float))},
             "citations": [passage(n, h) for n, h in enumerate(ans.citations, 1)],

@@ -39,6 +39,13 @@ def tokens(text: str) -> list[str]:
     return [t.form.lower() for t in toks if t.tag.split("-")[0] in CONTENT_TAGS]
 
 
+def morphemes(text: str) -> list[tuple[str, str]]:
+    """(form, tag) of every morpheme in `text`, tags without Kiwi's irregular-conjugation suffix (VV-R -> VV)."""
+    with _lock:
+        toks = kiwi().tokenize(text)
+    return [(t.form, t.tag.split("-")[0]) for t in toks]
+
+
 def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences in `text`, trimmed of surrounding space."""
     with _lock:

@@ -31,6 +31,7 @@ def test_ask_api_returns_verification_and_reader(reader_client):
     assert not result["abstained"] and "17%" in result["answer"]
     assert result["reader"]["backend"] == "llama.cpp" and len(result["reader"]["sha256"]) == 64
     assert result["sentences"] and all(s["verified"] and s["markers"] for s in result["sentences"])
+    assert {s["kind"] for s in result["sentences"]} == {"quote"}  # a Korean reader reads the article's own words
     assert result["timings_ms"]["total"] > 0
 
 
@@ -70,7 +71,7 @@ def test_browser_sources_first_then_checked_streamed_answer(page):
     page.wait_for_selector("#qa-chat .qa-reply .qa-check", timeout=120_000)
     reply = page.locator("#qa-chat .qa-reply").last
     assert "17%" in reply.locator(".qa-reader").inner_text()
-    assert "verified" in reply.locator(".qa-check").first.inner_text()
+    assert "checked: numbers, names, direction, negation" in reply.locator(".qa-check").first.inner_text()
     assert re.search("[가-힣]", reply.locator(".qa-original").first.inner_text())  # the Korean original beside it
     assert "qwen2.5" in reply.locator(".qa-reader-info").inner_text()
     if os.environ.get("NEWSQA_SCREENSHOT"):  # the docs' picture: a checked English answer on Korean sources
