@@ -27,9 +27,9 @@ def _rows(split: dict) -> list[tuple[str, str]]:
         ("risk-coverage: area under precision (higher is better)", _f(rc["area"])),
         ("precision at 60% coverage", _f(rc["precision_at_60"])),
         ("refused on the full index (false refusals)", _f(split["refused_full_index"])),
-        (f"left-out index: questions about left-out articles refused (n={ab['left_out_questions']})",
-         _f(ab["left_out_refused"])),
-        (f"left-out index: the other questions refused (n={ab['kept_questions']})", _f(ab["false_refusals"])),
+        ("left-out index: questions about left-out articles refused (n)",
+         f"{_f(ab['left_out_refused'])} ({ab['left_out_questions']})"),
+        ("left-out index: the other questions refused (n)", f"{_f(ab['false_refusals'])} ({ab['kept_questions']})"),
         ("answer p50 / p95 ms", f"{_f(split['answer_ms']['p50'])} / {_f(split['answer_ms']['p95'])}"),
     ]
 

@@ -82,3 +82,28 @@ def test_short_score_prefers_p_short_then_p_answerable_then_confidence():
     b = SimpleNamespace(extra={"decision": {"p_answerable": 0.2}}, confidence=0.05)
     c = SimpleNamespace(extra={}, confidence=0.05)
     assert [scoring.short_score(x) for x in (a, b, c)] == [0.7, 0.2, 0.05]
+
+
+def _answer(short: str, text: str, abstained: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(short=short, text=text, abstained=abstained, quotes=(), sentences=(), extra={},
+                           confidence=0.1, timings={}, reader=SimpleNamespace(backend="local"))
+
+
+def test_news_eval_reports_short_shown_right_wrong_and_em_f1():
+    from assistant.evaluation import eval_answers
+    from assistant.evaluation.evaluate import Question
+
+    qs = [Question(f"k{i}", "ko", "single", "plain", "test", "질문", (), "", gold)
+          for i, gold in enumerate([("17%", "17 percent"), ("6000억달러", "$600 billion"), ("딥시크",), ("1월 27일",)])]
+    answers = {"k0": _answer("17%", "17% [1]"),
+               "k1": _answer("엔비디아 주가는 하루 만에 6000억달러가 증발하며 17% 폭락했다",
+                             "엔비디아 주가는 하루 만에 6000억달러가 증발했다 [1]"),  # gold inside, not brief
+               "k2": _answer("", "딥시크가 R1을 공개했다 [1]"),  # no short answer
+               "k3": _answer("", "기사에 없습니다.", abstained=True)}
+    out = eval_answers.score(qs, answers)
+    c = out["short_counts_ko"]
+    assert (c["answerable"], c["shown"], c["right"], c["wrong"]) == (4, 2, 1, 1)
+    assert c["em"] == pytest.approx(1 / 4)
+    assert 1 / 4 < c["f1"] < 2 / 4  # k1 shares some characters with its gold
+    assert out["correct_ko"] == pytest.approx(3 / 4)  # "right" still counts the text shown
+    assert "2 / 1 / 1" in eval_answers.table({"local": {"test": out}})
