@@ -124,7 +124,9 @@ def retrieval(rows: Sequence[Row]) -> dict:
     if not rows:
         return {"recall@1": 0.0, "recall@5": 0.0}
     qrels = Qrels({r.id: {"gold": 1} for r in rows})
-    run_ = Run({r.id: {"gold": 1.0 / r.ranks[0]} if r.ranks else {"-": 0.0} for r in rows})
+    # the passages ranked above the first relevant one stand in as other items, so the rank is kept
+    run_ = Run({r.id: {**{f"-{k}": 1.0 / k for k in range(1, r.ranks[0])}, "gold": 1.0 / r.ranks[0]}
+                if r.ranks else {"-": 0.0} for r in rows})
     scores = evaluate(qrels, run_, ["recall@1", "recall@5"], make_comparable=True)
     return {m: round(float(v), 4) for m, v in scores.items()}
 

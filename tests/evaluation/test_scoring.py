@@ -107,3 +107,28 @@ def test_news_eval_reports_short_shown_right_wrong_and_em_f1():
     assert 1 / 4 < c["f1"] < 2 / 4  # k1 shares some characters with its gold
     assert out["correct_ko"] == pytest.approx(3 / 4)  # "right" still counts the text shown
     assert "2 / 1 / 1" in eval_answers.table({"local": {"test": out}})
+
+
+def _row(i: int, short: str, ranks: tuple, *, index: str = "full", left_out: bool = False, abstained: bool = False,
+         score: float = 0.5):
+    from assistant.evaluation.korquad import Row
+
+    return Row(f"q{i}", "질문", tuple(GOLD), "dev", "kq000", index, left_out, short, abstained, "", ranks, score,
+               {}, {}, 10.0 * (i + 1))
+
+
+def test_korquad_split_figures_from_hand_made_rows():
+    from assistant.evaluation.korquad import score_split
+
+    full = [_row(0, "1989년 2월 15일", (1,), score=0.9), _row(1, "서울", (3,), score=0.8), _row(2, "", ())]
+    held = [_row(0, "", (), index="left-out", left_out=True, abstained=True),
+            _row(1, "서울", (), index="left-out", left_out=True),
+            _row(2, "1989년 2월 15일", (2,), index="left-out")]
+    s = score_split(full, held)
+    assert s["retrieval"] == {"recall@1": pytest.approx(1 / 3, abs=1e-4), "recall@5": pytest.approx(2 / 3, abs=1e-4)}
+    assert (s["short"]["shown"], s["short"]["right"], s["short"]["wrong"]) == (2, 1, 1)
+    assert s["short"]["em"] == pytest.approx(1 / 3, abs=1e-4)
+    assert s["curve"]["precision"] == [1.0, 0.5]  # the right answer was the more confident one
+    assert s["abstention"] == {"left_out_questions": 2, "left_out_refused": 0.5, "kept_questions": 1,
+                               "false_refusals": 0.0}
+    assert s["refused_full_index"] == 0.0
