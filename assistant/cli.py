@@ -85,13 +85,15 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--methods", default="dense,bm25,hybrid,routed")
     e.add_argument("--index", type=Path)
     e.add_argument("--questions", type=Path)
-    e.add_argument("--split", default="all", choices=("all", "dev", "test"))
+    e.add_argument("--split", default="all", choices=("all", "both", "dev", "test"), help="both = all")
+    e.add_argument("--limit", type=int, help="with --dataset korquad: questions per split, spread over its articles")
     e.add_argument("--no-report", action="store_true", help="don't write eval/report.md and report.png")
     e.add_argument("--reader", default="",
                    help="readers to score beside quoting (extractive, always scored), comma-separated: local, "
                         "openai; with a progress bar and an ETA")
-    e.add_argument("--dataset", choices=("debian-faq",),
-                   help="score a third-party corpus instead (built into its own index under ~/.cache/news-qa)")
+    e.add_argument("--dataset", choices=("debian-faq", "korquad"),
+                   help="score a third-party corpus instead (built into its own index under ~/.cache/news-qa); "
+                        "korquad: KorQuAD 1.0 open book with one reader (--reader, default NEWSQA_READER)")
     e.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="measure speed and memory against baselines")
@@ -302,6 +304,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.dataset == "korquad":
+        from assistant.evaluation.korquad import run_cli as run_korquad
+
+        return run_korquad(args)
     if args.dataset:
         from assistant.evaluation.debian_faq import eval_debian_faq, render_debian_faq
 

@@ -5,7 +5,8 @@ both languages where that makes sense (17%, 6000억달러 / 600 billion). An ans
 right when one of them is in the text shown; a refusal of an answerable question is
 wrong. "Shown" is the answer and the article sentences quoted with it: every answer carries the sentence
 it rests on (for an English reader, the Korean original under the English). The short answer alone is
-scored too. Reported per split and language, for each reader side by side.
+scored too, as scoring.py scores it on KorQuAD: short shown / right / wrong (right = a gold alias inside a
+brief short answer) and EM/F1 against the gold aliases. Reported per split and language, readers side by side.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from assistant.evaluation import scoring
 from assistant.ingest.korean import has_hangul
 
 
@@ -36,6 +38,11 @@ def shown(ans) -> str:  # noqa: ANN001
     """What a person reads of an answer: its text and the article sentences quoted with it (for an English
     reader of Korean sources, the originals shown under the English)."""
     return "\n".join([ans.text, *(q.text for q in ans.quotes)])
+
+
+def shown_short(ans) -> str:  # noqa: ANN001
+    """The short answer a person sees ("" for none, or for a refusal)."""
+    return "" if ans.abstained else (ans.short or "").strip()
 
 
 def unverified_shown(ans) -> int:  # noqa: ANN001
@@ -68,6 +75,8 @@ def score(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
         out[f"short_{lang}"] = _share(sum(1 for q in mine if not answers[q.id].abstained and answers[q.id].short
                                           and gold_in(answers[q.id].short, q.gold)), len(mine))
         out[f"n_{lang}"] = len(mine)
+        pairs = [(shown_short(answers[q.id]), q.gold) for q in mine]
+        out[f"short_counts_{lang}"] = scoring.short_counts(pairs).as_dict()
     refused_on = [q.id for q in on_topic if answers[q.id].abstained]
     refused_off = [q.id for q in off_topic if answers[q.id].abstained]
     false_refusals = [q.id for q in ans_q if answers[q.id].abstained]
@@ -96,6 +105,8 @@ def score(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
         {"id": q.id, "answerable": q.answerable, "off_topic": q.style == "off-topic", "abstained": a.abstained,
          "right": q.answerable and not a.abstained and gold_in(shown(a), q.gold),
          "short_right": bool(q.answerable and a.short and gold_in(a.short, q.gold)),
+         "short": shown_short(a),
+         "short_brief_right": bool(q.answerable and scoring.short_right(shown_short(a), q.gold)),
          "margin": round(a.confidence, 4), "backend": a.reader.backend, "chosen": a.extra.get("chosen"),
          "candidates": len(a.extra.get("candidates") or ()), "decision": a.extra.get("decision"),
          "translation": a.extra.get("translation"), "text": a.text[:300]}
@@ -150,7 +161,9 @@ def by_split(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
 def table(results: dict) -> str:
     """Markdown: one row per reader and split."""
     cols = [("correct_ko", "right ko"), ("correct_en", "right en"), ("short_ko", "short right ko"),
-            ("short_en", "short right en"), ("on_topic_refused", "on-topic refused"),
+            ("short_en", "short right en"), ("short_counts_ko", "short shown / right / wrong ko"),
+            ("short_counts_en", "short shown / right / wrong en"), ("short_em_f1_ko", "short EM / F1 ko"),
+            ("short_em_f1_en", "short EM / F1 en"), ("on_topic_refused", "on-topic refused"),
             ("off_topic_refused", "off-topic refused"), ("false_refusals", "false refusals"),
             ("english_answers_in_english", "en in English"), ("sentences_verified", "sentences verified"),
             ("unverified_shown", "unverified shown")]
@@ -158,11 +171,23 @@ def table(results: dict) -> str:
              "|---|---|" + "---|" * (len(cols) + 2)]
     for reader, splits in results.items():
         for split, s in splits.items():
-            cells = [_fmt(s[k]) for k, _ in cols]
+            cells = [_cell(s, k) for k, _ in cols]
             lines.append(f"| {reader} | {split} | " + " | ".join(cells)
                          + f" | {_fmt(s['answer_ms']['p50'])} / {_fmt(s['answer_ms']['p95'])}"
                          + f" | {_fmt(s['first_token_ms']['p50'])} / {_fmt(s['first_token_ms']['p95'])} |")
     return "\n".join(lines)
+
+
+def _cell(s: dict, key: str) -> str:
+    """One table cell; the short-answer counts and EM/F1 (×100) are read from `short_counts_<lang>`."""
+    if key.startswith(("short_counts_", "short_em_f1_")):
+        c = s.get("short_counts_" + key[-2:])
+        if not c:
+            return "–"
+        if key.startswith("short_counts_"):
+            return f"{c['shown']} / {c['right']} / {c['wrong']}"
+        return f"{100 * c['em']:.1f} / {100 * c['f1']:.1f}"
+    return _fmt(s[key])
 
 
 def _fmt(v: object) -> str:

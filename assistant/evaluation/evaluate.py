@@ -297,7 +297,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     questions = load_questions(args.questions or DEFAULT_QUESTIONS)
-    if args.split != "all":
+    if args.split not in ("all", "both"):
         questions = [q for q in questions if q.split == args.split]
     readers = list(dict.fromkeys([r.strip() for r in args.reader.split(",") if r.strip()] + ["extractive"]))
     assistant = Assistant.load(args.index, reader="extractive")
