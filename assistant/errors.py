@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from assistant import environment
+
 
 class NewsQAError(Exception):
     """Base class; the CLI prints the message as one line and exits non-zero."""
@@ -26,6 +28,6 @@ class BuildLocked(NewsQAError):
 
 
 def rebuild_hint(index_dir: object) -> str:
-    store = os.environ.get("NEWSQA_STORE", "").strip()  # a Milvus store is rebuilt with the same setting
+    store = environment.value("NEWSQA_STORE")  # a Milvus store is rebuilt with the same setting
     env = f"NEWSQA_STORE={store} " if store and store != "faiss" else ""
     return f"Rebuild it with: {env}python -m assistant build --index {index_dir}"

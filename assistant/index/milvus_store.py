@@ -65,7 +65,7 @@ def client(spec: StoreSpec) -> object:
             from pymilvus.exceptions import MilvusException
 
             try:
-                c = MilvusClient(uri=spec.uri, token=os.environ.get("NEWSQA_MILVUS_TOKEN", ""))
+                c = MilvusClient(uri=spec.uri, token=spec.token)
             except MilvusException as e:
                 raise NewsQAError(f"Cannot open Milvus at {spec} ({e.message}). Start it, fix NEWSQA_STORE, "
                                   "or set NEWSQA_STORE=faiss for the files under index/.") from None

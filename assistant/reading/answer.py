@@ -21,7 +21,7 @@ import numpy as np
 
 from assistant.ingest.dates import annotate
 from assistant.ingest.korean import has_hangul, tokens
-from assistant.models import llm as llms
+from assistant.models import readers as llms
 from assistant.models.llm import LLM, LLMError, ModelInfo
 from assistant.reading import candidates, decide, reader, verify
 from assistant.reading import quotes as quoting
@@ -132,7 +132,7 @@ class Assistant:
         self.settings = settings or retriever.settings
         self.llm = llm
         self.reader_notice = reader_notice  # why the requested reader is unavailable, said with every answer
-        if llm is not None and hasattr(llm, "warm"):
+        if llm is not None:
             llm.warm(reader.prefix())  # the prompt every question shares, evaluated while nobody waits
 
     @classmethod
