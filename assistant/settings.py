@@ -13,7 +13,7 @@ eval/report.md for the measurements behind them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from assistant import environment
@@ -30,7 +30,7 @@ __all__ = ["Method", "ReaderKind", "ReaderSettings", "RuntimeSettings", "Setting
            "default_articles_dir", "default_index_dir"]
 
 
-class Method(str, Enum):
+class Method(StrEnum):
     """How passages are retrieved: dense (e5), bm25, hybrid (fused), or routed (by the question's script)."""
 
     DENSE = "dense"

@@ -84,8 +84,8 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
         lang = lang_of(question)
         asked = [*chat, {"role": "user", "content": esc(question)}]
         draft = ""
-        yield [*asked, {"role": "assistant", "content": render_draft(assistant, lang, first_event.hits, "", articles)}], \
-            "", gr.skip(), "", gr.skip(), gr.skip()
+        draft_html = render_draft(assistant, lang, first_event.hits, "", articles)
+        yield [*asked, {"role": "assistant", "content": draft_html}], "", gr.skip(), "", gr.skip(), gr.skip()
         ans = None
         for event in events:
             if event.kind == "text":

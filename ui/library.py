@@ -49,7 +49,7 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
 
     def swap_in() -> None:
         # Checked like a load, then swapped in whole: a question in flight finishes on the old index.
-        assistant.retriever.swap(open_store(assistant.settings.store, index_dir).load())
+        assistant.retriever.swap(open_store(assistant.settings.store, index_dir).load(), index_dir)
 
     def choices() -> gr.Dropdown:
         return gr.Dropdown(choices=[(f"{r[0]} · {r[2]} ({r[4]})", r[4]) for r in article_rows(assistant)],

@@ -62,9 +62,8 @@ class FaissVectors:
         if not len(ids):
             return np.zeros((len(q), 0), dtype=np.float32), np.zeros((len(q), 0), dtype=np.int64)
         selector = faiss.IDSelectorBatch(ids)
-        hnsw = getattr(self.index, "hnsw", None)  # an IndexHNSWFlat, read inside the FAISS store itself
-        params = (faiss.SearchParametersHNSW(sel=selector, efSearch=hnsw.efSearch) if hnsw is not None
-                  else faiss.SearchParameters(sel=selector))
+        params = (faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
+                  if isinstance(self.index, faiss.IndexHNSW) else faiss.SearchParameters(sel=selector))
         return self.index.search(q, min(k, len(ids)), params=params)
 
     def prefetch(self, ids: object) -> None:

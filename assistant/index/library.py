@@ -214,7 +214,8 @@ def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embed
 
 
 def remove(doc_id: str, articles_dir: Path, index_dir: Path, *, embedder, chunk=None,  # noqa: ANN001
-           progress: bool = False, stage: Callable[[str], None] = _quiet, store: StoreSpec | None = None) -> BuildReport:
+           progress: bool = False, stage: Callable[[str], None] = _quiet,
+           store: StoreSpec | None = None) -> BuildReport:
     """Delete an article's file and metadata, then rebuild without it (its neighbours' vectors are reused)."""
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
     stage("waiting")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 import threading
 import uuid

@@ -9,8 +9,9 @@
 The retriever talks to a store through two small shapes, each declaring every capability it uses:
 a `VectorIndex` (FAISS's names; faiss_store.py wraps a `faiss.Index`, milvus_store.py a collection)
 searches, searches within a subset of ids and prefetches vectors (a no-op where they are local); a
-`KeywordIndex` (BM25) searches and searches within a subset. No caller probes for a capability. A `Store` reads the manifest,
-loads a `LoadedIndex` and writes a build; every build is complete before readers can see it.
+`KeywordIndex` (BM25) searches and searches within a subset. No caller probes for a capability.
+A `Store` reads the manifest, loads a `LoadedIndex` and writes a build; every build is complete
+before readers can see it.
 
 This module is the seam: it owns the protocols and the types every store shares (`LoadedIndex`,
 `Sentence`, `StoreSpec`) and imports no store. faiss_store.py and milvus_store.py implement it;
@@ -20,7 +21,7 @@ stores.py picks one; building (index.py) and searching (retriever.py) talk only 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -168,11 +169,19 @@ class Store(Protocol):
                     background: np.ndarray) -> object: ...  # the new build's path (a Milvus alias for Milvus)
 
 
-class StoreKind(str, Enum):
+class StoreKind(StrEnum):
     """Where an index lives: FAISS files under the index directory, or Milvus (Lite or a server)."""
 
     FAISS = "faiss"
     MILVUS = "milvus"
+
+    @classmethod
+    def parse(cls, value: str) -> StoreKind:
+        """`value` as a store kind; a ValueError lists the choices."""
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            raise ValueError(f"unknown store kind {value!r}; choose one of {', '.join(k.value for k in cls)}") from None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ keyed by its text, a pooled one by its passage's text and its span in it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np

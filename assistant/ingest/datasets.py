@@ -15,7 +15,6 @@ Nothing here is used to tune the defaults.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass

@@ -7,7 +7,6 @@ The default model is multilingual-e5-small, converted once from the weights the
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -15,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-environment.configure_libraries()  # no model hub, no tokenizer threads: before transformers loads
-
 from assistant import environment
-from assistant.models import precision as _precision  # noqa: E402
-from assistant.models import weights  # noqa: E402
+from assistant.models import precision as _precision
+from assistant.models import weights
+
+environment.configure_libraries()  # no model hub, no tokenizer threads: before transformers loads
 
 MAX_QUERY_TOKENS = 512
 
@@ -101,7 +100,7 @@ class Embedder:
         if not self.bf16_capable:
             self._choice = _precision.Choice("fp32", f"{self.backend} runtime: fp32 only")
         if self.backend != "torch":
-            self._impl = _load_other(model, self.backend, self.threads)
+            self._impl = _load_other(model, self.threads)
             self.name, self.dim, self.weights_sha256 = model, self._impl.dim, self._impl.weights_sha256
             self.path = getattr(self._impl, "path", None)
             return
@@ -225,7 +224,7 @@ class Embedder:
         return head[: offsets[budget - 1][1]], True
 
 
-def _load_other(model: str, kind: str, threads: int) -> object:
+def _load_other(model: str, threads: int) -> object:
     """A non-torch backend for `model` (see backends.py)."""
     from assistant.models import backends
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from assistant import environment
 from assistant.models import llm_process, reader_model
@@ -20,7 +20,7 @@ from assistant.models.openai_chat import OpenAIChat
 __all__ = ["LLM", "LLMError", "OpenAIChat", "ReaderConfig", "ReaderKind", "load", "reader_kind"]
 
 
-class ReaderKind(str, Enum):
+class ReaderKind(StrEnum):
     """What answers: the local model, an OpenAI-compatible endpoint, or quoting alone."""
 
     LOCAL = "local"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.index.store import LoadedIndex
 from assistant.ingest.dates import annotate
 from assistant.ingest.korean import has_hangul, tokens
 from assistant.models import readers as llms
@@ -112,6 +113,7 @@ class _English:
 
 @dataclass
 class _Retrieved:
+    index: LoadedIndex  # the one index this question reads, from retrieval to the last quote
     question: str
     lang: str
     query: str
@@ -163,7 +165,7 @@ class Assistant:
         """The answer as it is made: the sources first, then checked text as the reader writes it, then
         the final `Answer` (whose sentences are the verified ones only)."""
         t0 = time.perf_counter()
-        r = self._retrieve(question, k, history, method, since, until)
+        r = self._retrieve(question, k, history, method, since, until, self.retriever.index)
         yield Event("sources", hits=tuple(r.hits))
         threshold = self.settings.abstain_below_ko if r.lang == "ko" else self.settings.abstain_below_en
         if self.llm is not None:
@@ -186,8 +188,9 @@ class Assistant:
             return reader.translate(self.llm, text, deadline=time.monotonic() + 4 * self.settings.reader_timeout)
 
     def _retrieve(self, question: str, k: int, history: Sequence[str], method: str,
-                  since: str | None = None, until: str | None = None) -> _Retrieved:
+                  since: str | None = None, until: str | None = None, index: LoadedIndex | None = None) -> _Retrieved:
         t0 = time.perf_counter()
+        index = index if index is not None else self.retriever.index
         question, notices = clean_question(question, self.settings.max_question_chars)
         lang = language(question)
         query = contextualize(question, _clean_history(history, self.settings.max_question_chars))
@@ -197,13 +200,13 @@ class Assistant:
                 "질문이 너무 길어 앞부분만 사용했습니다." if lang == "ko"
                 else "The question was too long for the model; only its start was used."
             )
-        hits = self.retriever.search(query, k=k, method=method, since=since, until=until)
+        hits = self.retriever.search(query, k=k, method=method, since=since, until=until, index=index)
         qvec = self.retriever.embed_query(" ".join(query.split()))
         # A follow-up's own words pick the sentence; the carried-over context picked the passages.
         focus = (qvec + self.retriever.embed_query(question)) / 2 if query != question else qvec
-        quotes = self._quotes(focus, hits)
-        return _Retrieved(question, lang, query, hits, focus, quotes, self._confidence(focus, quotes), notices,
-                          (time.perf_counter() - t0) * 1000)
+        quotes = quoting.pick(index, focus, hits, self.settings)
+        return _Retrieved(index, question, lang, query, hits, focus, quotes, quoting.confidence(index, focus, quotes),
+                          notices, (time.perf_counter() - t0) * 1000)
 
     def _abstain(self, r: _Retrieved, t0: float, extra: dict | None = None, timings: dict | None = None,
                  notices: Sequence[str] = ()) -> Answer:
@@ -214,7 +217,7 @@ class Assistant:
 
     def _extractive(self, r: _Retrieved, t0: float, notices: Sequence[str] = (), extra: dict | None = None,
                     timings: dict | None = None) -> Answer:
-        text = self._compose(r.hits, r.quotes, r.lang)
+        text = quoting.compose(r.index, r.quotes, r.lang)
         return Answer(r.question, text, tuple(r.hits), False, r.lang, r.margin, tuple(r.quotes),
                       notices=tuple(r.notices) + tuple(notices), retrieval_query=r.query, extra=extra or {},
                       reader=EXTRACTIVE,
@@ -224,7 +227,7 @@ class Assistant:
         """Choose, decide, then (for an English reader) translate the chosen sentence, holding the model for
         the whole exchange. A model that fails costs this answer only: the quotes, with a notice."""
         s = self.settings
-        index = self.retriever.index
+        index = r.index
         evidence = reader.pick_sentences(index, r.hits, r.focus, s.reader_depth, s.reader_sentences)
         cands = candidates.candidates(evidence, s.reader_candidates)
         articles = index.articles
@@ -286,14 +289,10 @@ class Assistant:
         """The article sentence the chosen span stands in; the best quote when the model chose NONE."""
         if cand is None:
             return r.quotes[0]
-        index = self.retriever.index
         hit = r.hits[cand.marker - 1]
-        rows, _ = index.sentence_vectors(index.passage_ids[(hit.doc_id, hit.start)])
-        text = index.articles[hit.doc_id].text
-        for row in rows:
-            st = index.sentences[row]
+        for st in r.index.passage_sentences(hit.doc_id, hit.start).items:
             if st.start <= cand.start and cand.end <= st.end:
-                return Quote(cand.marker, hit.doc_id, st.start, st.end, text[st.start:st.end], 1.0)
+                return Quote(cand.marker, hit.doc_id, st.start, st.end, st.text, 1.0)
         return r.quotes[0]
 
     def _short(self, cand: candidates.Candidate | None, lang: str) -> str:
@@ -314,7 +313,7 @@ class Assistant:
         """The short answer, then the sentence it stands in (quoted; for an English reader, translated and
         checked, the Korean original beside it), then any other near-tied quotes for a Korean reader."""
         notices = list(r.notices)
-        articles = self.retriever.index.articles
+        articles = r.index.articles
         # The sentence the answer stands in first, then the quoting path's other (non-overlapping) sentences.
         quotes = (quote, *(q for q in r.quotes if not overlaps(q, [quote])))
         if english is not None:
@@ -341,15 +340,6 @@ class Assistant:
         return Answer(r.question, text, tuple(r.hits), False, r.lang, r.margin, quotes, notices=tuple(notices),
                       retrieval_query=r.query, extra=extra, short=short, sentences=sentences,
                       reader=self.reader_info, timings=timings, span=span)
-
-    def _confidence(self, qvec: np.ndarray, chosen: Sequence[Quote]) -> float:
-        return quoting.confidence(self.retriever.index, qvec, chosen)
-
-    def _quotes(self, qvec: np.ndarray, hits: Sequence[Hit]) -> list[Quote]:
-        return quoting.pick(self.retriever.index, qvec, hits, self.settings)
-
-    def _compose(self, hits: Sequence[Hit], chosen: Sequence[Quote], lang: str) -> str:
-        return quoting.compose(self.retriever.index, chosen, lang)
 
 
 def _clean_history(history: Sequence[str], max_chars: int) -> list[str]:

@@ -5,28 +5,18 @@ MESSAGES = {
         "abstain": "기사에는 이 질문에 대한 답이 나와 있지 않습니다.",
         "empty": "질문을 입력해 주세요.",
         "korean_source": "",
-        "articles_say": "기사 내용:",
-        "from_article": "기사 원문",
         "reader_missing": "AI 답변기를 쓸 수 없어 기사 문장을 그대로 인용합니다: {why}",
         "reader_failed": "AI 답변기가 실패해 기사 문장을 그대로 인용합니다: {why}",
-        "unverified": "AI 답변을 기사와 대조해 확인하지 못해 기사 문장을 그대로 인용합니다.",
         "dropped": "기사에서 확인되지 않은 문장 {n}개를 뺐습니다.",
-        "made_up": "AI 답변의 숫자·날짜·이름이 기사에 없어, 대신 기사 문장을 그대로 인용합니다.",
         "unverified_english": "AI 번역을 기사와 대조해 확인하지 못했습니다. 원문은 출처에 있습니다.",
     },
     "en": {
         "abstain": "The articles don't say.",
         "empty": "Please ask a question.",
         "korean_source": "The articles (in Korean) say: ",
-        "articles_say": "The articles say:",
-        "from_article": "from the article",
         "reader_missing": "The AI reader is unavailable, so the articles' own sentences are quoted: {why}",
         "reader_failed": "The AI reader failed, so the articles' own sentences are quoted: {why}",
-        "unverified": "The AI reader's answer could not be checked against the articles, so their own "
-                      "sentences are quoted instead.",
         "dropped": "{n} sentence(s) the articles do not support were removed.",
-        "made_up": "The AI reader's answer named facts that are not in the articles, so the articles' own "
-                   "sentences are quoted instead.",
         "unverified_english": "The AI reader's English rendering of the answering sentence could not be checked "
                               "against the article, so it is not shown; the sentence is marked in the sources below, "
                               "in the original Korean.",

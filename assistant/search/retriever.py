@@ -105,10 +105,11 @@ class Retriever:
         """The index questions are answered from now (read it once per question)."""
         return self._index
 
-    def swap(self, index: LoadedIndex) -> None:
+    def swap(self, index: LoadedIndex, index_dir: str | Path | None = None) -> None:
         """Answer from `index` from the next question on, after the checks `load` makes (IndexMismatch if it was
-        built for another model, chunking or sentence vectors). Questions in flight finish on the old one."""
-        self._check(index, index.path)
+        built for another model, chunking or sentence vectors; `index_dir` is named in the fix). Questions in
+        flight finish on the old one."""
+        self._check(index, index_dir if index_dir is not None else index.path)
         with self._swap_lock:
             self._index = index
 

@@ -92,6 +92,15 @@ def test_questions_in_flight_survive_index_swaps(three_indexes, index_dir, embed
     assert any(all(h.doc_id != REMOVED for h in a.citations + a.related) for a in answers)
 
 
+def test_search_reads_the_snapshot_it_is_given(three_indexes, retriever):
+    full, without, _ = three_indexes
+    question = QUESTIONS[0]
+    assert any(h.doc_id == REMOVED for h in retriever.search(question, k=10, index=full))
+    hits = retriever.search(question, k=10, index=without)
+    assert hits and all(h.doc_id != REMOVED and without.articles[h.doc_id].text[h.start:h.end] == h.text
+                        for h in hits)
+
+
 def test_swap_checks_the_new_index_like_load(three_indexes, index_dir, embedder):
     """An index built for another model is refused, and the running one stays."""
     import dataclasses
