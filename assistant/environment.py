@@ -11,6 +11,8 @@ Like errors.py this is a leaf: it imports nothing of the package (a contract in 
 from __future__ import annotations
 
 import os
+import re
+from enum import StrEnum
 from pathlib import Path
 
 VARIABLES: dict[str, str] = {
@@ -41,6 +43,20 @@ VARIABLES: dict[str, str] = {
     "NEWSQA_BENCH_VERBOSE": "print the benchmark's progress even with --quiet",
     "RAY_ADDRESS": "Ray's own: the cluster to embed on",
 }
+
+
+class Choice(StrEnum):
+    """A setting with a fixed set of values (a method, a reader, a store kind): parsed case-blind, and a wrong
+    value's error names the choices."""
+
+    @classmethod
+    def parse(cls, value: object) -> Choice:
+        text = str(value).strip().lower()
+        for member in cls:
+            if member.value == text:
+                return member
+        what = re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__).lower()  # ReaderKind -> "reader kind"
+        raise ValueError(f"Unknown {what} {value!r}; choose one of {', '.join(m.value for m in cls)}.")
 
 
 def value(name: str, default: str = "") -> str:

@@ -13,7 +13,6 @@ eval/report.md for the measurements behind them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 from assistant import environment
@@ -30,21 +29,13 @@ __all__ = ["Method", "ReaderKind", "ReaderSettings", "RuntimeSettings", "Setting
            "default_articles_dir", "default_index_dir"]
 
 
-class Method(StrEnum):
+class Method(environment.Choice):
     """How passages are retrieved: dense (e5), bm25, hybrid (fused), or routed (by the question's script)."""
 
     DENSE = "dense"
     BM25 = "bm25"
     HYBRID = "hybrid"
     ROUTED = "routed"
-
-    @classmethod
-    def parse(cls, value: object) -> Method:
-        """`value` as a method; a ValueError lists the choices."""
-        try:
-            return cls(value)
-        except ValueError:
-            raise ValueError(f"Unknown method {value!r}; choose one of {', '.join(m.value for m in cls)}.") from None
 
 
 def _default_dir(name: str, env: str) -> Path:
@@ -167,13 +158,5 @@ class Settings:
         return cls(**given)
 
     @property
-    def store_spec(self) -> StoreSpec:
-        return self.store
-
-    @property
     def index_dir(self) -> Path:
         return self.runtime.index_dir
-
-    @property
-    def articles_dir(self) -> Path:
-        return self.runtime.articles_dir

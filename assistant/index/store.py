@@ -21,7 +21,6 @@ stores.py picks one; building (index.py) and searching (retriever.py) talk only 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -169,19 +168,11 @@ class Store(Protocol):
                     background: np.ndarray) -> object: ...  # the new build's path (a Milvus alias for Milvus)
 
 
-class StoreKind(StrEnum):
+class StoreKind(environment.Choice):
     """Where an index lives: FAISS files under the index directory, or Milvus (Lite or a server)."""
 
     FAISS = "faiss"
     MILVUS = "milvus"
-
-    @classmethod
-    def parse(cls, value: str) -> StoreKind:
-        """`value` as a store kind; a ValueError lists the choices."""
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            raise ValueError(f"unknown store kind {value!r}; choose one of {', '.join(k.value for k in cls)}") from None
 
 
 @dataclass(frozen=True)

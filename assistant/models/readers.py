@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from enum import StrEnum
 
 from assistant import environment
 from assistant.models import llm_process, reader_model
@@ -20,20 +19,12 @@ from assistant.models.openai_chat import OpenAIChat
 __all__ = ["LLM", "LLMError", "OpenAIChat", "ReaderConfig", "ReaderKind", "load", "reader_kind"]
 
 
-class ReaderKind(StrEnum):
+class ReaderKind(environment.Choice):
     """What answers: the local model, an OpenAI-compatible endpoint, or quoting alone."""
 
     LOCAL = "local"
     OPENAI = "openai"
     EXTRACTIVE = "extractive"
-
-    @classmethod
-    def parse(cls, value: str) -> ReaderKind:
-        """`value` as a reader kind; a ValueError lists the choices."""
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            raise ValueError(f"unknown reader {value!r}; choose one of {', '.join(READERS)}") from None
 
 
 READERS = tuple(k.value for k in ReaderKind)

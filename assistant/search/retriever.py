@@ -91,7 +91,7 @@ class Retriever:
 
         settings = settings or Settings()
         index_dir = Path(index_dir) if index_dir else settings.index_dir
-        store = open_store(settings.store_spec, index_dir)  # FAISS files or Milvus, by NEWSQA_STORE (store.py)
+        store = open_store(settings.store, index_dir)  # FAISS files or Milvus, by NEWSQA_STORE (store.py)
         manifest = store.read_manifest()  # fail fast, before loading the model
         check_compatible(manifest, index_dir, model=settings.model, weights_sha256=None, chunk=settings.chunk)
         index = store.load()
