@@ -107,7 +107,7 @@ def measure(ctx: Context) -> dict:
     ctx.log(f"query: loading the assistant on {ctx.index_dir}")
     assistant = Assistant.load(ctx.index_dir)
     emb = assistant.retriever.embedder
-    if hasattr(emb, "model") and emb.precision_request == "fp32":  # the torch fp32 Embedder: share it
+    if emb.backend == "torch" and emb.precision_request == "fp32":  # the torch fp32 Embedder: share it
         ctx.shared["torch_embedder"] = assistant.retriever.embedder
     questions = [q.question for q in load_questions(DEFAULT_QUESTIONS)]
     return {"query": bench_query(assistant, questions, baseline_embedder=ctx.torch_embedder(),
