@@ -128,24 +128,25 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from assistant.index.build import build_index
-    from assistant.index.store import parse_store
-    from assistant.index.stores import is_up_to_date
+    from assistant.index.manifest import is_up_to_date
+    from assistant.index.stores import open_store
     from assistant.index.vectors import expected_method
     from assistant.models.embedding import Embedder
 
     from .settings import Settings, default_articles_dir, default_index_dir
 
-    settings = Settings()
+    settings = Settings.from_env()
     chunk = settings.chunk  # NEWSQA_CHUNK_SIZE / NEWSQA_CHUNK_OVERLAP; loading checks the same settings
     articles_dir = args.articles or default_articles_dir()
     index_dir = args.index or default_index_dir()
-    store = parse_store(settings.store)  # NEWSQA_STORE: faiss files under index_dir, or Milvus
+    store = settings.store  # NEWSQA_STORE: faiss files under index_dir, or Milvus
     method = expected_method(settings.model, settings.sentence_vectors)
-    if args.if_stale and is_up_to_date(store, index_dir, articles_dir, model=settings.model, chunk=chunk,
-                                       sentence_vectors=method):
+    if args.if_stale and is_up_to_date(index_dir, articles_dir, model=settings.model, chunk=chunk,
+                                       sentence_vectors=method,
+                                       manifest_of=open_store(store, index_dir).read_manifest):
         print(f"index at {store if store.is_milvus else index_dir} is up to date")
         return 0
-    embedder = Embedder(settings.model)
+    embedder = Embedder(settings.model, **settings.runtime.embedder_options)
     common = {"embedder": embedder, "chunk": chunk, "progress": not args.quiet, "store": store,
               "sentence_vectors": settings.sentence_vectors}
     if args.ray:  # embedding spread over Ray workers; everything else as in a local build
@@ -258,9 +259,10 @@ def cmd_add(args: argparse.Namespace) -> int:
             uploads.append(Upload(path.name, path.read_bytes(), args.title, args.outlet, args.date))
         except OSError as e:
             unreadable.append(Rejected(str(path), e.strerror or str(e)))
-    settings = Settings()
+    settings = Settings.from_env()
+    embedder = Embedder(settings.model, **settings.runtime.embedder_options) if uploads else None
     report = add(uploads, args.articles or default_articles_dir(), args.index or default_index_dir(),
-                 embedder=Embedder(settings.model), chunk=settings.chunk, progress=not args.quiet) \
+                 embedder=embedder, chunk=settings.chunk, progress=not args.quiet, store=settings.store) \
         if uploads else None
     rejected = [*unreadable, *(report.rejected if report else ())]
     for r in rejected:
@@ -280,21 +282,22 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
     from .settings import Settings, default_articles_dir, default_index_dir
 
-    settings = Settings()
+    settings = Settings.from_env()
     b = remove(args.doc_id, args.articles or default_articles_dir(), args.index or default_index_dir(),
-               embedder=Embedder(settings.model), chunk=settings.chunk, progress=not args.quiet)
+               embedder=Embedder(settings.model, **settings.runtime.embedder_options), chunk=settings.chunk,
+               progress=not args.quiet, store=settings.store)
     print(f"removed {args.doc_id}; index now {b.articles} articles, {b.passages} passages "
           f"({b.embedded} texts embedded, {b.reused} reused, {b.seconds:.1f} s)")
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from assistant.index.faiss_store import load_index
     from assistant.index.library import indexed
+    from assistant.index.stores import open_store
 
-    from .settings import default_index_dir
+    from .settings import Settings, default_index_dir
 
-    rows = indexed(load_index(args.index or default_index_dir()))
+    rows = indexed(open_store(Settings.from_env().store, args.index or default_index_dir()).load())  # any store
     if args.json:
         print(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
         return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from assistant import environment
 
 
 class NewsQAError(Exception):
@@ -26,6 +26,6 @@ class BuildLocked(NewsQAError):
 
 
 def rebuild_hint(index_dir: object) -> str:
-    store = os.environ.get("NEWSQA_STORE", "").strip()  # a Milvus store is rebuilt with the same setting
+    store = environment.value("NEWSQA_STORE")  # a Milvus store is rebuilt with the same setting
     env = f"NEWSQA_STORE={store} " if store and store != "faiss" else ""
     return f"Rebuild it with: {env}python -m assistant build --index {index_dir}"

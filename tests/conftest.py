@@ -71,7 +71,7 @@ def reader_llm():
     """The real reader model (Qwen2.5-Coder-1.5B GGUF, sha256-checked), loaded once per session.
 
     Missing it fails under CI (the Makefile installs it) and skips elsewhere."""
-    from assistant.models import llm
+    from assistant.models import readers as llm
 
     try:
         return llm.load("local")

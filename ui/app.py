@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import gradio as gr
 
-from assistant import Assistant
+from assistant import Article, Assistant
 from assistant.errors import NewsQAError
 from assistant.ingest.corpus import MAX_FILE_BYTES
 from assistant.ingest.dates import bound
@@ -21,6 +21,7 @@ from assistant.settings import default_articles_dir, default_index_dir
 from ui.library import mount as mount_library
 from ui.render import (
     ANSWER_IN_VIEW_JS,
+    ARTICLE_GONE,
     ARTICLE_HINT,
     CSS,
     EMPTY_QUESTION,
@@ -76,6 +77,7 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
             yield gr.skip(), gr.skip(), gr.skip(), f"<div class='qa-abstain' role='alert'>{esc(str(e))}</div>", \
                 gr.skip(), gr.skip()
             return
+        articles = assistant.retriever.index.articles  # this request's snapshot (see render.articles_of)
         try:
             events = assistant.stream(question or "", k=clamp(k), history=history, **period)
             first_event = next(events)
@@ -86,32 +88,32 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
         lang = lang_of(question)
         asked = [*chat, {"role": "user", "content": esc(question)}]
         draft = ""
-        yield [*asked, {"role": "assistant", "content": render_draft(assistant, lang, first_event.hits, "")}], \
-            "", gr.skip(), "", gr.skip(), gr.skip()
+        draft_html = render_draft(assistant, lang, first_event.hits, "", articles)
+        yield [*asked, {"role": "assistant", "content": draft_html}], "", gr.skip(), "", gr.skip(), gr.skip()
         ans = None
         for event in events:
             if event.kind == "text":
                 draft += event.text
                 yield [*asked, {"role": "assistant", "content": render_draft(assistant, lang, first_event.hits,
-                                                                             draft)}], \
+                                                                             draft, articles)}], \
                     gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             ans = event.answer or ans
         sources = sources_of(ans, len(turns))
         turns = [*turns, {"question": ans.question, "lang": ans.lang, "sources": sources}]
-        chat = [*asked, {"role": "assistant", "content": render_reply(assistant, ans)}]
+        chat = [*asked, {"role": "assistant", "content": render_reply(assistant, ans, articles)}]
         labels = LABELS[ans.lang]
         notice = ""
         if ans.abstained:
             notice = (f"<div class='qa-abstain' role='status' lang='{ans.lang}'><strong>⚠ {labels['abstained']}:"
                       f"</strong> {esc(ans.text)}</div>")
         first = next((s for s in sources if s["quotes"]), sources[0] if sources else None)
-        pick = gr.Radio(choices=[(pick_label(s), s["key"]) for s in sources],
+        pick = gr.Radio(choices=[(pick_label(s, articles), s["key"]) for s in sources],
                         value=first["key"] if first else None, label=labels["pick"])
-        article = render_article(assistant, first) if first else ARTICLE_HINT
+        article = render_article(assistant, first, articles) if first else ARTICLE_HINT
         yield chat, "", turns, notice, pick, article
 
-    def pick_label(s: dict) -> str:
-        n, _ = paragraph(assistant.retriever.index.articles[s["doc_id"]], s["start"])
+    def pick_label(s: dict, articles: Mapping[str, Article]) -> str:
+        n, _ = paragraph(articles[s["doc_id"]], s["start"])
         where = f"{n}번째 문단" if s["lang"] == "ko" else f"paragraph {n}"
         return f"[{s['n']}] {s['title']} · {where}"
 
@@ -119,7 +121,7 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
         for turn in turns:
             for s in turn["sources"]:
                 if s["key"] == key:
-                    return render_article(assistant, s)
+                    return render_article(assistant, s, assistant.retriever.index.articles)
         return ARTICLE_HINT
 
     def clear() -> tuple:
@@ -127,14 +129,16 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
 
     def ask(question: str, k: int = 5, previous: str = "") -> dict:
         """Answer a question from the news articles; returns the answer with its cited passages as JSON."""
+        articles = assistant.retriever.index.articles  # this request's snapshot
         try:
             ans = assistant.ask(question, k=clamp(k), history=[previous] if previous else [])
         except ValueError as e:
             raise gr.Error(str(e), print_exception=False) from None
-        return answer_json(assistant, ans)
+        return answer_json(assistant, ans, articles)
 
     def ask_stream(question: str, k: int = 5, previous: str = "") -> Iterator[dict]:
         """The same answer, streamed: {"sources"}, then {"partial": checked text so far}..., then the final JSON."""
+        articles = assistant.retriever.index.articles  # this request's snapshot
         try:
             events = assistant.stream(question, k=clamp(k), history=[previous] if previous else [])
             sources = next(events)
@@ -148,14 +152,16 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
                 text += event.text
                 yield {"partial": text}
             elif event.answer is not None:
-                yield {**answer_json(assistant, event.answer), "final": True}
+                yield {**answer_json(assistant, event.answer, articles), "final": True}
 
     def translate(key: str | None, turns: list) -> str:
         """An English machine translation of the chosen source's passage, beside the Korean original."""
         source = next((s for t in turns for s in t["sources"] if s["key"] == key), None)
         if source is None:
             return ""
-        article = assistant.retriever.index.articles[source["doc_id"]]
+        article = assistant.retriever.index.articles.get(source["doc_id"])
+        if article is None:
+            return f"<p class='qa-meta'>{esc(ARTICLE_GONE)}</p>"
         original = article.text[source["start"]:source["end"]]
         try:
             english = assistant.translate(original)

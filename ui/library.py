@@ -2,8 +2,8 @@
 
 Uploads go through `assistant.index.library` (the same checks and limits as the CLI, enforced here on
 the server whatever the browser sends). Questions keep being answered from the loaded index
-while a build runs; when it lands, the new index is swapped into the running retriever in one
-assignment, so the next question sees the new article.
+while a build runs; when it lands, `Retriever.swap` checks the new index as loading does and swaps
+it in whole, so the next question sees the new article and one in flight finishes on the old index.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
 from assistant import Assistant
 from assistant.errors import NewsQAError
@@ -39,7 +40,7 @@ def read_upload(path: str) -> bytes:
 
 def article_rows(assistant: Assistant) -> list[list]:
     return [[r.title, r.outlet, (r.date or "?") + SOURCE_NOTE.get(r.date_source, ""), r.passages, r.doc_id]
-            for r in indexed(assistant.retriever.index)]
+            for r in indexed(assistant.retriever.index)]  # one read: one index's articles
 
 
 def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
@@ -47,8 +48,8 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
 
     def swap_in() -> None:
-        # One attribute assignment: a question in flight finishes on the old index, the next uses the new.
-        assistant.retriever.index = open_store(assistant.settings.store, index_dir).load()
+        # Checked like a load, then swapped in whole: a question in flight finishes on the old index.
+        assistant.retriever.swap(open_store(assistant.settings.store, index_dir).load(), index_dir)
 
     def choices() -> gr.Dropdown:
         return gr.Dropdown(choices=[(f"{r[0]} · {r[2]} ({r[4]})", r[4]) for r in article_rows(assistant)],
@@ -73,7 +74,7 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
         if not drafts:
             return (_lines(refused or ["파일을 먼저 올려 주세요. / Upload files first."], "qa-refused"),
                     *[gr.skip()] * 6)
-        rows = form.values.tolist() if hasattr(form, "values") else list(form or [])
+        rows = form.values.tolist() if isinstance(form, pd.DataFrame) else list(form or [])
         uploads = []
         for i, d in enumerate(drafts):
             _, title, outlet, date = ([*rows[i], "", "", "", ""][:4] if i < len(rows) else ["", "", "", ""])
@@ -82,7 +83,7 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
             uploads.append(Upload(d["name"], read_upload(d["path"]), str(title or ""), str(outlet or ""), date))
         try:
             report = add(uploads, articles_dir, index_dir, embedder=assistant.retriever.embedder,
-                         chunk=assistant.retriever.settings.chunk, progress=True,
+                         chunk=assistant.retriever.settings.chunk, progress=True, store=assistant.settings.store,
                          stage=lambda s: progress(*STAGES[s]))
         except NewsQAError as e:
             return _lines([*refused, str(e)], "qa-refused"), *[gr.skip()] * 6
@@ -102,7 +103,8 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
             return _lines(["삭제할 기사를 고르세요. / Choose an article to remove."], "qa-refused"), *[gr.skip()] * 2
         try:
             b = remove(doc_id, articles_dir, index_dir, embedder=assistant.retriever.embedder,
-                       chunk=assistant.retriever.settings.chunk, progress=True, stage=lambda s: progress(*STAGES[s]))
+                       chunk=assistant.retriever.settings.chunk, progress=True, stage=lambda s: progress(*STAGES[s]),
+                       store=assistant.settings.store)
         except (ValueError, NewsQAError) as e:
             return _lines([str(e)], "qa-refused"), gr.skip(), gr.skip()
         swap_in()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from assistant import Answer, Article, Assistant, Hit, Quote
 from assistant.ingest.korean import has_hangul
@@ -19,6 +19,7 @@ from assistant.reading.answer import MESSAGES, Sentence
 from ui.dates import resolved_dates
 
 MAX_K = 10
+ARTICLE_GONE = "이 기사는 그 뒤 색인에서 삭제되었습니다. / This article has since been removed from the index."
 LABELS = {
     "ko": {
         "sources": "출처",
@@ -196,9 +197,16 @@ def quote_spans(ans: Answer, marker: int) -> list[tuple[int, int]]:
     return [(q.start, q.end) for q in ans.quotes if q.marker == marker]
 
 
-def render_source(assistant: Assistant, ans: Answer, n: int, hit: Hit) -> str:
+def articles_of(assistant: Assistant, articles: Mapping[str, Article] | None) -> Mapping[str, Article]:
+    """The articles of the index a request started on (app.py takes `assistant.retriever.index` once per request
+    and passes its articles down), so an index swapped in meanwhile never answers half a page."""
+    return articles if articles is not None else assistant.retriever.index.articles
+
+
+def render_source(assistant: Assistant, ans: Answer, n: int, hit: Hit,
+                  articles: Mapping[str, Article] | None = None) -> str:
     """One passage: [n] title, outlet and date, the passage with its answering sentence marked, its place."""
-    article = assistant.retriever.index.articles[hit.doc_id]
+    article = articles_of(assistant, articles)[hit.doc_id]
     lang, spans = ans.lang, quote_spans(ans, n)
     cited = f" · <strong>{LABELS[lang]['cited']}</strong>" if spans else ""
     note = LABELS[lang]["korean_source"] if has_hangul(hit.text) else ""
@@ -224,7 +232,7 @@ def lang_of(text: str) -> str:
     return "ko" if has_hangul(text) else "en"
 
 
-def render_reply(assistant: Assistant, ans: Answer) -> str:
+def render_reply(assistant: Assistant, ans: Answer, articles: Mapping[str, Article] | None = None) -> str:
     """The chat reply: the answer (each reader sentence with its check) or a refusal, notices, then Sources."""
     labels = LABELS[ans.lang]
     parts = [f"<div class='qa-reply' lang='{ans.lang}'>"]
@@ -236,7 +244,7 @@ def render_reply(assistant: Assistant, ans: Answer) -> str:
     else:
         parts.append(f"<div class='qa-answer qa-extractive'>{with_markers(esc(ans.text))}</div>")
     parts.append(render_notes(ans))
-    parts.append(render_sources(assistant, ans, ans.citations or ans.related, bool(ans.citations)))
+    parts.append(render_sources(assistant, ans, ans.citations or ans.related, bool(ans.citations), articles))
     parts.append("</div>")
     return "".join(parts)
 
@@ -330,16 +338,18 @@ def render_notes(ans: Answer) -> str:
     return "".join(parts)
 
 
-def render_sources(assistant: Assistant, ans: Answer, hits: Sequence[Hit], cited: bool) -> str:
+def render_sources(assistant: Assistant, ans: Answer, hits: Sequence[Hit], cited: bool,
+                   articles: Mapping[str, Article] | None = None) -> str:
     if not hits:
         return ""
     labels = LABELS[ans.lang]
     title = labels["sources"] if cited else labels["related"]
     return "".join([f"<details class='qa-sources'{' open' if cited else ''}><summary>{title} ({len(hits)})</summary>",
-                    *(render_source(assistant, ans, n, h) for n, h in enumerate(hits, 1)), "</details>"])
+                    *(render_source(assistant, ans, n, h, articles) for n, h in enumerate(hits, 1)), "</details>"])
 
 
-def render_draft(assistant: Assistant, lang: str, hits: Sequence[Hit], text: str) -> str:
+def render_draft(assistant: Assistant, lang: str, hits: Sequence[Hit], text: str,
+                 articles: Mapping[str, Article] | None = None) -> str:
     """While the reader writes: the sources already, and the text released so far (already fact-checked)."""
     labels = LABELS[lang]
     stub = Answer("", "", tuple(hits), False, lang, 0.0)
@@ -347,12 +357,14 @@ def render_draft(assistant: Assistant, lang: str, hits: Sequence[Hit], text: str
     return "".join([f"<div class='qa-pending' lang='{lang}'>",
                     f"<div class='qa-answer qa-draft' aria-busy='true'>{body}<span class='qa-writing'> "
                     f"{esc(labels['writing'])}</span></div>",
-                    render_sources(assistant, stub, hits, True), "</div>"])
+                    render_sources(assistant, stub, hits, True, articles), "</div>"])
 
 
-def render_article(assistant: Assistant, source: dict) -> str:
+def render_article(assistant: Assistant, source: dict, articles: Mapping[str, Article] | None = None) -> str:
     """The whole cleaned article, with the cited passage and its answering sentences highlighted."""
-    article = assistant.retriever.index.articles[source["doc_id"]]
+    article = articles_of(assistant, articles).get(source["doc_id"])
+    if article is None:  # an earlier turn's source, removed from the index since
+        return f"<p class='qa-meta'>{esc(ARTICLE_GONE)}</p>"
     lang, start, end = source["lang"], source["start"], source["end"]
     spans = [tuple(s) for s in source["quotes"]]
     text = article.text
@@ -376,9 +388,9 @@ def sources_of(ans: Answer, turn: int) -> list[dict]:
             for n, h in enumerate(ans.citations or ans.related, 1)]
 
 
-def answer_json(assistant: Assistant, ans: Answer) -> dict:
+def answer_json(assistant: Assistant, ans: Answer, articles: Mapping[str, Article] | None = None) -> dict:
     """The /ask payload: the answer and each passage with its article span and answering sentences."""
-    articles = assistant.retriever.index.articles
+    articles = articles_of(assistant, articles)
 
     def passage(n: int, h: Hit) -> dict:
         a = articles[h.doc_id]

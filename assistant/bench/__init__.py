@@ -27,6 +27,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from assistant import environment
+
 from . import build, embed, query, scale, startup
 from .common import Context, Section, machine, percentiles, rss_mb, time_calls
 from .embed import bench_embed, corpus_texts, eval_recall, throughput
@@ -130,7 +132,7 @@ def render(result: dict) -> str:
 
 def run_cli(args: argparse.Namespace) -> int:
     quiet = getattr(args, "json", False)
-    log = (lambda msg: None) if quiet and not os.environ.get("NEWSQA_BENCH_VERBOSE") else None
+    log = (lambda msg: None) if quiet and not environment.value("NEWSQA_BENCH_VERBOSE") else None
     sections = getattr(args, "sections", None)
     sections = [s.strip() for s in sections.split(",") if s.strip()] if sections else DEFAULT_SECTIONS
     result = run(quick=args.quick, index_dir=args.index, log=log, sections=sections,

@@ -55,7 +55,7 @@ def fresh_build(articles_dir: Path, embedder: object, config: str) -> dict:
 
 def eval_method(articles_dir: Path, embedder: object, method: str) -> dict:
     """The shipped method's recall@1/@5 per language and abstention on each eval half, for one method."""
-    import os
+    import dataclasses
 
     from assistant.evaluation.evaluate import SHIPPED, load_questions, run_eval
     from assistant.index.build import build_index
@@ -66,14 +66,9 @@ def eval_method(articles_dir: Path, embedder: object, method: str) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="newsqa-bench-eval-") as tmp:
         build_index(articles_dir, Path(tmp), embedder=embedder, progress=False, sentence_vectors=method)
-        old = os.environ.get("NEWSQA_SENTENCE_VECTORS")
-        os.environ["NEWSQA_SENTENCE_VECTORS"] = method
-        try:
-            result = run_eval(Assistant(Retriever.load(Path(tmp), embedder=embedder, settings=Settings())),
-                              load_questions(), [SHIPPED])
-        finally:
-            os.environ.pop("NEWSQA_SENTENCE_VECTORS") if old is None else os.environ.update(
-                NEWSQA_SENTENCE_VECTORS=old)
+        settings = dataclasses.replace(Settings.from_env(), sentence_vectors=method)  # an argument, not the env
+        result = run_eval(Assistant(Retriever.load(Path(tmp), embedder=embedder, settings=settings)),
+                          load_questions(), [SHIPPED])
     out = {}
     for split, part in result["splits"].items():
         ab = part["abstention"]

@@ -17,6 +17,7 @@ from .common import Context, Section, percentiles
 def bench_query(assistant: object, questions: Sequence[str], *, baseline_embedder: object | None = None,
                 max_seconds: float = 20.0) -> dict:
     """Per-stage p50/p95 of ask() over the eval questions, and ask() on the plain encode path."""
+    from assistant.reading import quotes as quoting
     from assistant.search.retriever import clean_question
 
     r = assistant.retriever
@@ -37,11 +38,11 @@ def bench_query(assistant: object, questions: Sequence[str], *, baseline_embedde
         text, _ = clean_question(q, r.settings.max_question_chars)
         qtext, _ = emb.truncate(text)
         qvec = clock("embed", lambda qtext=qtext: emb.embed_queries([qtext])[0])
-        dense_ids, _ = clock("dense", lambda qvec=qvec: r._dense(qvec, depth))
+        dense_ids, _ = clock("dense", lambda qvec=qvec: r._dense(r.index, qvec, depth))
         lex_ids, _ = clock("bm25", lambda text=text: r.index.lexical.search(text, depth))
         clock("fusion", lambda d=dense_ids, lx=lex_ids: r._fuse(list(map(int, d)), list(map(int, lx))))
         hits = r.search(text, k=5)
-        clock("answer", lambda qvec=qvec, hits=hits: assistant._quotes(qvec, hits))
+        clock("answer", lambda qvec=qvec, hits=hits: quoting.pick(r.index, qvec, hits, assistant.settings))
         r._query_cache.clear()
         clock("ask", lambda q=q: assistant.ask(q))
         if time.perf_counter() - start > max_seconds:
@@ -106,7 +107,7 @@ def measure(ctx: Context) -> dict:
     ctx.log(f"query: loading the assistant on {ctx.index_dir}")
     assistant = Assistant.load(ctx.index_dir)
     emb = assistant.retriever.embedder
-    if hasattr(emb, "model") and emb.precision_request == "fp32":  # the torch fp32 Embedder: share it
+    if emb.backend == "torch" and emb.precision_request == "fp32":  # the torch fp32 Embedder: share it
         ctx.shared["torch_embedder"] = assistant.retriever.embedder
     questions = [q.question for q in load_questions(DEFAULT_QUESTIONS)]
     return {"query": bench_query(assistant, questions, baseline_embedder=ctx.torch_embedder(),

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from assistant import environment
+
 BATCH = 64
 
 
@@ -43,7 +45,7 @@ def _rate(fn: Callable[[], object], n: int) -> tuple[float, float]:
 
 def bench_ray(articles_dir: Path, *, n: int = 512, log: Callable[[str], None] = print) -> dict:
     """texts/s for one process, one Ray node and two Ray nodes, plus the driver's cost per batch."""
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    environment.configure_libraries()  # keeps Ray on loopback: read when ray imports
     import ray
     from ray.cluster_utils import Cluster
 

@@ -120,7 +120,7 @@ def soak(reader_assistant, n: int = 200, questions: Sequence[str] = QUESTIONS) -
 
 
 def run(index_dir=None, users: int = 0, soak_n: int = 0, rounds: int = 1) -> dict:  # noqa: ANN001
-    from assistant.models import llm as llms
+    from assistant.models import readers as llms
     from assistant.reading.answer import Assistant
 
     load_start = os.getloadavg()[0]

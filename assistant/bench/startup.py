@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -50,7 +49,7 @@ def bench_cold_start(index_dir: Path) -> dict:
     """A fresh interpreter loading the assistant, timed by stage (the order Assistant.load uses)."""
     spawned = time.time()
     proc = subprocess.run([sys.executable, "-c", _COLD_SCRIPT, str(index_dir), repr(spawned)],
-                          capture_output=True, text=True, timeout=300, env=os.environ.copy())
+                          capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(f"cold-start probe failed: {proc.stderr.strip()[-2000:]}")
     marks = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -40,8 +40,8 @@ def eval_debian_faq(methods: tuple[str, ...] = ("routed", "dense", "bm25"), *, c
     if articles.exists():
         shutil.rmtree(articles)
     write_debian_faq(sections, articles)
-    settings = Settings()
-    embedder = Embedder(settings.model)
+    settings = Settings.from_env()
+    embedder = Embedder(settings.model, **settings.runtime.embedder_options)
     index = home / "index"
     built = None
     if not is_up_to_date(index, articles, model=settings.model, chunk=settings.chunk,

@@ -274,7 +274,7 @@ def plot(result: dict, path: Path) -> None:
 def run_readers(assistant, questions: list[Question], readers: Sequence[str]) -> dict:  # noqa: ANN001
     """Answer every question with each reader (sharing one retriever) and score them side by side."""
     from assistant.evaluation import eval_answers
-    from assistant.models import llm as llms
+    from assistant.models import readers as llms
     from assistant.reading.answer import Assistant
 
     out = {}

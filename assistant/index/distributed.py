@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import environment
 from assistant.models.embedding import EmbeddingCache
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -42,10 +43,10 @@ class _EmbedWorker:
     """One model per worker process, loaded once; becomes a Ray actor in `RayEmbedding`."""
 
     def __init__(self, model: str, threads: int, precision: str = "fp32") -> None:
-        os.environ["NEWSQA_THREADS"] = str(threads)  # the runtime sizes its pool to the CPUs Ray gave us
         from assistant.models.embedding import Embedder
 
-        self.embedder = Embedder(model, precision=precision)  # the driver's, so its manifest tells the truth
+        # The driver's precision, so its manifest tells the truth; a pool sized to the CPUs Ray gave us.
+        self.embedder = Embedder(model, precision=precision, threads=threads)
 
     def info(self) -> tuple[int, str, str, str]:
         import ray
@@ -74,7 +75,7 @@ class RayEmbedding:
         self._connected = False
 
     def __enter__(self) -> RayEmbedding:
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        environment.configure_libraries()  # keeps Ray on loopback: read when ray imports
         import ray
 
         if not ray.is_initialized():
@@ -171,7 +172,7 @@ class RayEmbedding:
 
 def _running_cluster() -> bool:
     """Whether `ray start` left a local cluster to join (RAY_ADDRESS, or the address file)."""
-    if os.environ.get("RAY_ADDRESS"):
+    if environment.value("RAY_ADDRESS"):
         return True
     from ray._private.utils import read_ray_address
 

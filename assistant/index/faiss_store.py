@@ -36,6 +36,46 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
 
 
+class FaissVectors:
+    """A `faiss.Index` as the store seam's `VectorIndex`: everything FAISS-specific (the ID selector, HNSW's
+    search parameters) stays here, so the retriever never imports faiss."""
+
+    def __init__(self, index) -> None:  # noqa: ANN001 - a faiss.Index
+        self.index = index
+
+    @property
+    def ntotal(self) -> int:
+        return self.index.ntotal
+
+    @property
+    def d(self) -> int:
+        return self.index.d
+
+    def search(self, q: np.ndarray, k: int, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.search(q, k, **kwargs)
+
+    def search_in(self, q: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's own ID selector; HNSW keeps its efSearch under it."""
+        import faiss
+
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return np.zeros((len(q), 0), dtype=np.float32), np.zeros((len(q), 0), dtype=np.int64)
+        selector = faiss.IDSelectorBatch(ids)
+        params = (faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
+                  if isinstance(self.index, faiss.IndexHNSW) else faiss.SearchParameters(sel=selector))
+        return self.index.search(q, min(k, len(ids)), params=params)
+
+    def prefetch(self, ids: object) -> None:
+        """Nothing to do: the vectors are in memory."""
+
+    def reconstruct(self, i: int) -> np.ndarray:
+        return self.index.reconstruct(i)
+
+    def reconstruct_n(self, start: int, n: int) -> np.ndarray:
+        return self.index.reconstruct_n(start, n)
+
+
 class FaissStore:
     """The index directory on disk: what the index has always been read from and written to."""
 
@@ -188,9 +228,10 @@ def load_index(index_dir: Path) -> LoadedIndex:
     if problems:
         raise IndexCorrupt(f"The index at {index_dir} is inconsistent: {'; '.join(problems)}. {hint}")
     for index in (vectors, sentence_faiss):
-        if hasattr(index, "hnsw"):
+        if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = manifest.get("faiss", {}).get("efSearch", HNSW_EF_SEARCH)
-    return LoadedIndex(path, manifest, vectors, passages, articles, sentences, sentence_faiss, lexical, background)
+    return LoadedIndex(path, manifest, FaissVectors(vectors), passages, articles, sentences,
+                       FaissVectors(sentence_faiss), lexical, background)
 
 
 def _typed(cls: type, row: object) -> object:

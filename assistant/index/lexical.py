@@ -50,3 +50,9 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         top = top[scores[top] > 0]
         return top.astype(np.int64), scores[top].astype(np.float32)
+
+    def search_in(self, query: str, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`search` over the given passage ids only: every match scored, the allowed ones kept."""
+        found, scores = self.search(query, self.size)
+        keep = np.isin(found, ids)
+        return found[keep][:k], scores[keep][:k]

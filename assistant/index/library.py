@@ -24,7 +24,7 @@ from pathlib import Path
 from assistant.errors import NewsQAError
 from assistant.index.build import BuildReport, build_index
 from assistant.index.manifest import resolve
-from assistant.index.store import LoadedIndex
+from assistant.index.store import LoadedIndex, StoreSpec, parse_store
 from assistant.ingest.corpus import (
     MAX_FILE_BYTES,
     METADATA_FILE,
@@ -163,7 +163,7 @@ def library_lock(index_dir: Path) -> Iterator[None]:
 
 def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embedder, chunk=None,  # noqa: ANN001
         progress: bool = False, max_files: int = MAX_FILES_PER_ADD, max_articles: int = MAX_ARTICLES,
-        stage: Callable[[str], None] = _quiet) -> AddReport:
+        stage: Callable[[str], None] = _quiet, store: StoreSpec | None = None) -> AddReport:
     """Check, save and index new articles; returns what was added, what was refused and why, and the build.
 
     `stage` is told "waiting", "checking", "saving" and "indexing" as the work gets there (for a progress bar).
@@ -209,12 +209,13 @@ def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embed
             _write_atomic(articles_dir / filename, data)
         stage("indexing")
         report = _rebuild(articles_dir, index_dir, embedder, chunk, progress,
-                          f"saved {', '.join(f for f, *_ in accepted)}")
+                          f"saved {', '.join(f for f, *_ in accepted)}", store)
     return AddReport(tuple(Path(f).stem for f, *_ in accepted), tuple(rejected), report)
 
 
 def remove(doc_id: str, articles_dir: Path, index_dir: Path, *, embedder, chunk=None,  # noqa: ANN001
-           progress: bool = False, stage: Callable[[str], None] = _quiet) -> BuildReport:
+           progress: bool = False, stage: Callable[[str], None] = _quiet,
+           store: StoreSpec | None = None) -> BuildReport:
     """Delete an article's file and metadata, then rebuild without it (its neighbours' vectors are reused)."""
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
     stage("waiting")
@@ -234,16 +235,16 @@ def remove(doc_id: str, articles_dir: Path, index_dir: Path, *, embedder, chunk=
             metadata.pop(path.name, None)
             _write_atomic(articles_dir / METADATA_FILE, _json(metadata))
         stage("indexing")
-        return _rebuild(articles_dir, index_dir, embedder, chunk, progress, f"removed {path.name}")
+        return _rebuild(articles_dir, index_dir, embedder, chunk, progress, f"removed {path.name}", store)
 
 
-def _rebuild(articles_dir: Path, index_dir: Path, embedder, chunk, progress: bool, done: str) -> BuildReport:  # noqa: ANN001
-    """The incremental build; if it cannot run, say what was already done and what to run."""
+def _rebuild(articles_dir: Path, index_dir: Path, embedder, chunk, progress: bool, done: str,  # noqa: ANN001
+             store: StoreSpec | None) -> BuildReport:
+    """The incremental build into `store` (the caller's Settings.store; default NEWSQA_STORE's); if it cannot
+    run, say what was already done and what to run."""
     try:
-        from assistant.index.store import parse_store
-
         return build_index(articles_dir, index_dir, embedder=embedder, chunk=chunk, progress=progress,
-                           store=parse_store())  # NEWSQA_STORE, as Settings().store reads it
+                           store=store if store is not None else parse_store())
     except NewsQAError as e:
         raise NewsQAError(f"{done}, but the index was not rebuilt: {e} "
                           f"Then run: python -m assistant build --articles {articles_dir} --index {index_dir}") from e

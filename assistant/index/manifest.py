@@ -7,6 +7,7 @@ in one line that names the command to fix it, before a model is loaded.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -85,15 +86,19 @@ def check_compatible(manifest: dict, index_dir: Path, *, model: str, weights_sha
 
 
 def is_up_to_date(index_dir: Path, articles_dir: Path, *, model: str, chunk: ChunkSettings,
-                  sentence_vectors: str | None = None) -> bool:
-    """True when the index was built from these articles with this model, chunking and sentence vectors."""
+                  sentence_vectors: str | None = None, manifest_of: Callable[[], dict] | None = None) -> bool:
+    """True when the index was built from these articles with this model, chunking and sentence vectors
+    (`build --if-stale`, for any store). `manifest_of` reads the store's manifest (`Store.read_manifest`;
+    default: the files under `index_dir`); the files the manifest lists, if any, must be whole too."""
     try:
-        path, manifest = read_manifest(index_dir)
+        manifest = manifest_of() if manifest_of is not None else read_manifest(index_dir)[1]
         check_compatible(manifest, index_dir, model=model, weights_sha256=None, chunk=chunk,
                          sentence_vectors=sentence_vectors)
+        files = manifest.get("files", {})
+        path = resolve(index_dir) if files else index_dir
     except NewsQAError:
         return False
-    for name, size in manifest.get("files", {}).items():  # a truncated file must be rebuilt too
+    for name, size in files.items():  # a truncated file must be rebuilt too
         if not (path / name).is_file() or (path / name).stat().st_size != size:
             return False
     articles, _ = load_articles(articles_dir)

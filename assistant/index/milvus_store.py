@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 import threading
 import uuid
@@ -65,7 +64,7 @@ def client(spec: StoreSpec) -> object:
             from pymilvus.exceptions import MilvusException
 
             try:
-                c = MilvusClient(uri=spec.uri, token=os.environ.get("NEWSQA_MILVUS_TOKEN", ""))
+                c = MilvusClient(uri=spec.uri, token=spec.token)
             except MilvusException as e:
                 raise NewsQAError(f"Cannot open Milvus at {spec} ({e.message}). Start it, fix NEWSQA_STORE, "
                                   "or set NEWSQA_STORE=faiss for the files under index/.") from None

@@ -17,11 +17,11 @@ keyed by its text, a pooled one by its passage's text and its span in it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from assistant import environment
 from assistant.models.embedding import EmbeddingCache, embed_with_cache
 
 METHODS = ("pooled", "separate")
@@ -31,7 +31,7 @@ POOLED_KEY_VERSION = "pooled-v1"
 
 def sentence_method(value: str | None = None) -> str:
     """The method to use: `value`, else NEWSQA_SENTENCE_VECTORS, else the default."""
-    method = value or os.environ.get("NEWSQA_SENTENCE_VECTORS") or DEFAULT_METHOD
+    method = value or environment.value("NEWSQA_SENTENCE_VECTORS") or DEFAULT_METHOD
     if method not in METHODS:
         raise ValueError(f"NEWSQA_SENTENCE_VECTORS={method!r}: choose one of {', '.join(METHODS)}")
     return method

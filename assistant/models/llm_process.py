@@ -22,7 +22,9 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from assistant.models.llm import Choice, LLMError, Message, ModelInfo, chatml, system_prefix
+from assistant import environment
+from assistant.models.chat_format import chatml, system_prefix
+from assistant.models.llm import Choice, LLMError, Message, ModelInfo
 
 LOAD_TIMEOUT = 180.0  # seconds for a child to load the model (a busy machine, a cold page cache)
 # What `prepare` and the tests look for: no AMX code path may be enabled in the library the reader loads.
@@ -51,9 +53,9 @@ def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
 def library_dir(flags: frozenset[str] | None = None, root: Path | None = None) -> Path | None:
     """Runtime dispatch: the x86-64-v4 build where this CPU has every flag it was built with, else None (the
     portable AVX2 build in the venv). NEWSQA_LLAMA_BUILD=portable forces the latter."""
-    if os.environ.get("NEWSQA_LLAMA_BUILD", "auto") == "portable":
+    if environment.value("NEWSQA_LLAMA_BUILD", "auto") == "portable":
         return None
-    lib = (root or Path.home() / ".cache" / "news-qa" / "llama.cpp") / f"{LLAMA_VERSION}-x86-64-v4"
+    lib = (root or environment.cache_root() / "llama.cpp") / f"{LLAMA_VERSION}-x86-64-v4"
     have = cpu_flags() if flags is None else flags
     return lib if have >= V4_FLAGS and (lib / "libllama.so").is_file() else None
 
@@ -92,7 +94,7 @@ class ProcessLlama:
 
     def _start(self) -> None:
         err = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
-        env = dict(os.environ)
+        env = dict(os.environ)  # the worker's own start-up: its environment is this process's, plus the library
         lib = library_dir()
         if lib is not None:
             env["LLAMA_CPP_LIB_PATH"] = str(lib)

@@ -18,11 +18,12 @@ in fp32).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from assistant import environment
 
 PRECISIONS = ("auto", "fp32", "bf16")
 # bf16 must beat fp32 by this much to be chosen: calibration on a shared machine is noisy, and a
@@ -74,7 +75,7 @@ class Choice:
 
 def requested(value: str | None = None) -> str:
     """NEWSQA_PRECISION (or `value`), checked: auto, fp32 or bf16."""
-    value = (value or os.environ.get("NEWSQA_PRECISION") or "auto").strip().lower()
+    value = (value or environment.value("NEWSQA_PRECISION") or "auto").strip().lower()
     if value not in PRECISIONS:
         raise ValueError(f"NEWSQA_PRECISION={value!r}: choose one of {', '.join(PRECISIONS)}")
     return value

@@ -17,6 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from assistant import environment
+
 NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 FILENAME = f"{NAME}.gguf"
 SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
@@ -32,8 +34,7 @@ class ReaderModelError(Exception):
 
 
 def cache_root() -> Path:
-    env = os.environ.get("NEWSQA_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "news-qa"
+    return environment.cache_root()
 
 
 def part_paths() -> list[Path]:
@@ -64,7 +65,7 @@ def _stamp(path: Path) -> Path:
 
 def expected_sha256() -> str:
     """The hash the reader model must have: Qwen's, unless NEWSQA_READER_SHA256 names another model's."""
-    return os.environ.get("NEWSQA_READER_SHA256", SHA256).strip().lower()
+    return environment.value("NEWSQA_READER_SHA256", SHA256).lower()
 
 
 def verify(path: Path) -> str:
@@ -124,7 +125,7 @@ def assemble(cache: Path | None = None) -> Path:
 def model_path() -> Path:
     """The GGUF to load: NEWSQA_READER_MODEL if set (checked against NEWSQA_READER_SHA256, else Qwen's
     hash), else the one assembled from the wheels."""
-    env = os.environ.get("NEWSQA_READER_MODEL")
+    env = environment.value("NEWSQA_READER_MODEL")
     if env:
         path = Path(env).expanduser()
         verify(path)

@@ -24,6 +24,7 @@ from typing import Any
 
 from safetensors.numpy import save as _st_save
 
+from assistant import environment
 from assistant.models.e5s1 import Container, check_tokenizer, hf_state_dict, parse_container
 
 DEFAULT_MODEL = "multilingual-e5-small"
@@ -250,8 +251,7 @@ def _read_marker(model_dir: Path) -> dict[str, Any] | None:
 
 
 def _default_cache_dir() -> Path:
-    env = os.environ.get("NEWSQA_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "news-qa"
+    return environment.cache_root()
 
 
 def _sweep_stale_tmp(models_dir: Path) -> None:

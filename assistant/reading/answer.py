@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.index.store import LoadedIndex
 from assistant.ingest.korean import has_hangul, tokens
-from assistant.models import llm as llms
+from assistant.models import readers as llms
 from assistant.models.llm import LLM, LLMError, ModelInfo
 from assistant.reading import decide, reader, steps
 from assistant.reading import quotes as quoting
@@ -111,7 +112,7 @@ class Assistant:
         self.settings = settings or retriever.settings
         self.llm = llm
         self.reader_notice = reader_notice  # why the requested reader is unavailable, said with every answer
-        if llm is not None and hasattr(llm, "warm"):
+        if llm is not None:
             llm.warm(reader.prefix())  # the prompt every question shares, evaluated while nobody waits
 
     @classmethod
@@ -142,7 +143,7 @@ class Assistant:
         """The answer as it is made: the sources first, then checked text as the reader writes it, then
         the final `Answer` (whose sentences are the verified ones only)."""
         t0 = time.perf_counter()
-        r = self._retrieve(question, k, history, method, since, until)
+        r = self._retrieve(question, k, history, method, since, until, self.retriever.index)
         yield Event("sources", hits=tuple(r.hits))
         threshold = self.settings.abstain_below_ko if r.lang == "ko" else self.settings.abstain_below_en
         if self.llm is not None:
@@ -165,9 +166,10 @@ class Assistant:
             return reader.translate(self.llm, text, deadline=time.monotonic() + 4 * self.settings.reader_timeout)
 
     def _retrieve(self, question: str, k: int, history: Sequence[str], method: str,
-                  since: str | None = None, until: str | None = None) -> steps.Retrieved:
+                  since: str | None = None, until: str | None = None,
+                  index: LoadedIndex | None = None) -> steps.Retrieved:
         t0 = time.perf_counter()
-        index = self.retriever.index  # one snapshot for the whole answer, whatever is swapped in meanwhile
+        index = index if index is not None else self.retriever.index  # one snapshot for the whole answer
         question, notices = clean_question(question, self.settings.max_question_chars)
         lang = language(question)
         query = contextualize(question, _clean_history(history, self.settings.max_question_chars))
@@ -177,7 +179,7 @@ class Assistant:
                 "질문이 너무 길어 앞부분만 사용했습니다." if lang == "ko"
                 else "The question was too long for the model; only its start was used."
             )
-        hits = self.retriever.search(query, k=k, method=method, since=since, until=until)
+        hits = self.retriever.search(query, k=k, method=method, since=since, until=until, index=index)
         qvec = self.retriever.embed_query(" ".join(query.split()))
         # A follow-up's own words pick the sentence; the carried-over context picked the passages.
         focus = (qvec + self.retriever.embed_query(question)) / 2 if query != question else qvec

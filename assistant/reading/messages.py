@@ -10,9 +10,7 @@ MESSAGES = {
         "pointer": "",
         "reader_missing": "AI 답변기를 쓸 수 없어 기사 문장을 그대로 인용합니다: {why}",
         "reader_failed": "AI 답변기가 실패해 기사 문장을 그대로 인용합니다: {why}",
-        "unverified": "AI 답변을 기사와 대조해 확인하지 못해 기사 문장을 그대로 인용합니다.",
         "dropped": "기사에서 확인되지 않은 문장 {n}개를 뺐습니다.",
-        "made_up": "AI 답변의 숫자·날짜·이름이 기사에 없어, 대신 기사 문장을 그대로 인용합니다.",
         "unverified_english": "AI 번역을 기사와 대조해 확인하지 못했습니다. 원문은 출처에 있습니다.",
     },
     "en": {
@@ -25,11 +23,7 @@ MESSAGES = {
                    "did not pass the check against it, so it is not shown.",
         "reader_missing": "The AI reader is unavailable, so the articles' own sentences are quoted: {why}",
         "reader_failed": "The AI reader failed, so the articles' own sentences are quoted: {why}",
-        "unverified": "The AI reader's answer could not be checked against the articles, so their own "
-                      "sentences are quoted instead.",
         "dropped": "{n} sentence(s) the articles do not support were removed.",
-        "made_up": "The AI reader's answer named facts that are not in the articles, so the articles' own "
-                   "sentences are quoted instead.",
         "unverified_english": "The AI reader's English rendering of the answering sentence changed a number, name, "
                               "direction or negation of the original, so only the original is shown.",
     },

@@ -50,13 +50,10 @@ def pick(index: LoadedIndex, qvec: np.ndarray, hits: Sequence[Hit], settings: Se
     """The top passages' sentences closest to the question: the best one, plus near ties."""
     candidates: dict[tuple[str, int, int], Quote] = {}
     for marker, hit in enumerate(hits[: settings.answer_depth], 1):
-        rows, vecs = index.sentence_vectors(index.passage_ids[(hit.doc_id, hit.start)])
-        for row, score in zip(rows, vecs @ qvec):
-            s = index.sentences[row]
+        for s, score in index.passage_sentences(hit.doc_id, hit.start).scored(qvec):
             key = (hit.doc_id, s.start, s.end)
             if key not in candidates or candidates[key].score < score:
-                text = index.articles[hit.doc_id].text[s.start : s.end]
-                candidates[key] = Quote(marker, hit.doc_id, s.start, s.end, text, float(score))
+                candidates[key] = Quote(marker, hit.doc_id, s.start, s.end, s.text, score)
     ranked = sorted(candidates.values(), key=lambda q: (-q.score, q.marker))
     if not ranked:
         return []

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.index.store import LoadedIndex
 from assistant.ingest.dates import annotate
 from assistant.models.llm import LLM, Message
 from assistant.reading import verify
@@ -172,7 +173,8 @@ def _last_boundary(text: str, upto: int) -> int:
     return best
 
 
-def pick_sentences(index, hits: Sequence, qvec: np.ndarray, depth: int, max_sentences: int) -> list[Evidence]:  # noqa: ANN001
+def pick_sentences(index: LoadedIndex, hits: Sequence, qvec: np.ndarray, depth: int,
+                   max_sentences: int) -> list[Evidence]:
     """The top `depth` passages' sentences closest to the question, at most `max_sentences` in all.
 
     A passage keeps at least its best sentence, so every marker the model sees has text.
@@ -180,14 +182,10 @@ def pick_sentences(index, hits: Sequence, qvec: np.ndarray, depth: int, max_sent
     scored: list[tuple[float, int, int, int, str]] = []
     best_of: dict[int, tuple[float, int, int, int, str]] = {}
     for marker, hit in enumerate(hits[:depth], 1):
-        rows, vecs = index.sentence_vectors(index.passage_ids[(hit.doc_id, hit.start)])
-        text = index.articles[hit.doc_id].text
-        for row, score in zip(rows, vecs @ qvec):
-            s = index.sentences[row]
-            sentence = text[s.start:s.end]
-            if not safe_sentence(sentence):
+        for s, score in index.passage_sentences(hit.doc_id, hit.start).scored(qvec):
+            if not safe_sentence(s.text):
                 continue
-            item = (float(score), marker, s.start, s.end, sentence)
+            item = (score, marker, s.start, s.end, s.text)
             scored.append(item)
             if marker not in best_of or best_of[marker][0] < item[0]:
                 best_of[marker] = item

@@ -116,12 +116,9 @@ def chosen_quote(r: Retrieved, cand: candidates.Candidate | None) -> Quote:
     if cand is None:
         return r.quotes[0]
     hit = r.hits[cand.marker - 1]
-    text = r.index.articles[hit.doc_id].text
-    rows, _ = r.index.sentence_vectors(r.index.passage_ids[(hit.doc_id, hit.start)])
-    for row in rows:
-        st = r.index.sentences[row]
+    for st in r.index.passage_sentences(hit.doc_id, hit.start).items:
         if st.start <= cand.start and cand.end <= st.end:
-            return Quote(cand.marker, hit.doc_id, st.start, st.end, text[st.start:st.end], 1.0)
+            return Quote(cand.marker, hit.doc_id, st.start, st.end, st.text, 1.0)
     return r.quotes[0]
 
 

@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from assistant.index.manifest import check_compatible
-from assistant.index.store import LoadedIndex
+from assistant.index.store import LoadedIndex, VectorIndex
 from assistant.index.stores import open_store
 from assistant.index.vectors import effective_method
 from assistant.ingest.corpus import normalize
 from assistant.ingest.dates import bound, question_period
 from assistant.ingest.korean import has_hangul
-from assistant.settings import Settings, default_index_dir
+from assistant.settings import Method, Settings
 
-METHODS = ("dense", "bm25", "hybrid", "routed")
+METHODS = tuple(m.value for m in Method)
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,21 @@ def route(question: str, settings: Settings) -> str:
 
 
 class Retriever:
-    """Search one loaded index with one embedding model."""
+    """Search one loaded index with one embedding model.
+
+    `index` is the snapshot questions are answered from. It is replaced only by `swap`, in one assignment,
+    after the checks `load` makes; a search reads `self.index` once and uses that object throughout, so a
+    question in flight finishes on the index it started with. A caller that needs several lookups to agree
+    (the Assistant: retrieval, quotes, the reader) takes `index = retriever.index` once and passes it in.
+    """
 
     def __init__(self, index: LoadedIndex, embedder, settings: Settings | None = None) -> None:  # noqa: ANN001
-        self.index = index
+        self._index = index
         self.embedder = embedder
         self.settings = settings or Settings()
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()  # the UI answers from several threads
+        self._swap_lock = threading.Lock()
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None, *, settings: Settings | None = None,
@@ -83,15 +90,33 @@ class Retriever:
         from assistant.models.embedding import Embedder
 
         settings = settings or Settings()
-        index_dir = Path(index_dir) if index_dir else default_index_dir()
+        index_dir = Path(index_dir) if index_dir else settings.index_dir
         store = open_store(settings.store, index_dir)  # FAISS files or Milvus, by NEWSQA_STORE (store.py)
         manifest = store.read_manifest()  # fail fast, before loading the model
         check_compatible(manifest, index_dir, model=settings.model, weights_sha256=None, chunk=settings.chunk)
         index = store.load()
-        embedder = embedder or Embedder(settings.model)
-        check_compatible(manifest, index_dir, model=embedder.name, weights_sha256=embedder.weights_sha256,
-                         chunk=None, sentence_vectors=effective_method(embedder, settings.sentence_vectors))
-        return cls(index, embedder, settings)
+        embedder = embedder or Embedder(settings.model, **settings.runtime.embedder_options)
+        retriever = cls(index, embedder, settings)
+        retriever._check(index, index_dir)
+        return retriever
+
+    @property
+    def index(self) -> LoadedIndex:
+        """The index questions are answered from now (read it once per question)."""
+        return self._index
+
+    def swap(self, index: LoadedIndex, index_dir: str | Path | None = None) -> None:
+        """Answer from `index` from the next question on, after the checks `load` makes (IndexMismatch if it was
+        built for another model, chunking or sentence vectors; `index_dir` is named in the fix). Questions in
+        flight finish on the old one."""
+        self._check(index, index_dir if index_dir is not None else index.path)
+        with self._swap_lock:
+            self._index = index
+
+    def _check(self, index: LoadedIndex, where: object) -> None:
+        s = self.settings
+        check_compatible(index.manifest, where, model=self.embedder.name, weights_sha256=self.embedder.weights_sha256,
+                         chunk=s.chunk, sentence_vectors=effective_method(self.embedder, s.sentence_vectors))
 
     @property
     def passages(self):  # noqa: ANN201
@@ -113,28 +138,30 @@ class Retriever:
         return vec
 
     def search(self, question: str, k: int = 5, method: str = "routed", *,
-               since: str | dt.date | None = None, until: str | dt.date | None = None) -> list[Hit]:
+               since: str | dt.date | None = None, until: str | dt.date | None = None,
+               index: LoadedIndex | None = None) -> list[Hit]:
         """The k passages that best answer `question`, best first.
 
         `since`/`until` (a date, or "2025-01-31", "2025-01", "2025") keep only articles whose
         date falls in that range; undated articles are left out then. A question that names
         a period ("2025년 1월") lifts that period's articles a little, without excluding others.
+        `index` is the snapshot to search (default: the current one, read once).
         """
-        if method not in METHODS:
-            raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+        index = index if index is not None else self.index
+        method = Method.parse(method).value
         if not isinstance(k, int) or k < 1:
             raise ValueError("k must be a positive whole number.")
         question, _ = clean_question(question, self.settings.max_question_chars)
         lo, hi = bound(since, end=False), bound(until, end=True)
         if lo and hi and lo > hi:
             raise ValueError(f"since ({since}) is after until ({until}).")
-        allowed = self._in_period(lo, hi) if lo or hi else None
+        allowed = _in_period(index, lo, hi) if lo or hi else None
         if method == "routed":
             method = route(question, self.settings)
         depth = max(self.settings.candidates, k)
         qvec = self.embed_query(question)
-        dense_ids, dense_scores = self._dense(qvec, depth, allowed) if method != "bm25" else ((), ())
-        lex_ids, lex_scores = self._lexical(question, depth, allowed) if method != "dense" else ((), ())
+        dense_ids, dense_scores = self._dense(index, qvec, depth, allowed) if method != "bm25" else ((), ())
+        lex_ids, lex_scores = _lexical(index, question, depth, allowed) if method != "dense" else ((), ())
         dense = dict(zip(map(int, dense_ids), map(float, dense_scores)))
         lexical = dict(zip(map(int, lex_ids), map(float, lex_scores)))
 
@@ -144,69 +171,57 @@ class Retriever:
             ranked = sorted(lexical.items(), key=lambda kv: -kv[1])
         else:
             ranked = self._fuse(list(dense), list(lexical))
-        ranked = self._prefer_period(question, ranked)
+        ranked = self._prefer_period(index, question, ranked)
         hits = []
         for rank, (pid, score) in enumerate(ranked[:k], 1):
-            p = self.index.passages[pid]
+            p = index.passages[pid]
             cos = dense.get(pid)
             if cos is None:
-                cos = self._cosine(qvec, pid)
-            article = self.index.articles[p.doc_id]
+                cos = _cosine(index, qvec, pid)
+            article = index.articles[p.doc_id]
             hits.append(Hit(p.doc_id, p.title, p.start, p.end, p.text, float(score), rank,
                             cos, lexical.get(pid), method, article.date_iso, article.date_source))
         return hits
 
-    def _in_period(self, lo: dt.date | None, hi: dt.date | None) -> np.ndarray:
-        """Ids of the passages whose article's date overlaps [lo, hi]."""
-        docs = {d for d, a in self.index.articles.items() if a.period and a.period.overlaps(lo, hi)}
-        return np.array([i for i, p in enumerate(self.index.passages) if p.doc_id in docs], dtype=np.int64)
-
-    def _prefer_period(self, question: str, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _prefer_period(self, index: LoadedIndex, question: str,
+                       ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Lift passages of the period the question names by a share of the candidates' score spread."""
         period = question_period(question)
         if period is None or len(ranked) < 2 or not self.settings.period_boost:
             return ranked
         lift = self.settings.period_boost * (ranked[0][1] - ranked[-1][1])
-        arts, passages = self.index.articles, self.index.passages
+        arts, passages = index.articles, index.passages
         boosted = [(pid, score + lift if (p := arts[passages[pid].doc_id].period) and p.overlaps(
             period.start, period.end) else score) for pid, score in ranked]
         return sorted(boosted, key=lambda kv: (-kv[1], kv[0]))
 
-    def _lexical(self, question: str, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        if allowed is None:
-            return self.index.lexical.search(question, k)
-        if hasattr(self.index.lexical, "search_in"):
-            return self.index.lexical.search_in(question, k, allowed)
-        ids, scores = self.index.lexical.search(question, self.index.lexical.size)
-        keep = np.isin(ids, allowed)
-        return ids[keep][:k], scores[keep][:k]
-
-    def _dense(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _dense(self, idx: LoadedIndex, qvec: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Passages by a blend of their own cosine and their best sentence's cosine.
 
-        Candidates come from both the passage and the sentence FAISS indexes; a
+        Candidates come from both the passage and the sentence vector indexes; a
         factoid question often matches one sentence far better than its passage.
         """
-        idx = self.index
-        n = idx.faiss.ntotal
+        vectors, sentence_vectors = idx.passage_index, idx.sentence_index
+        n = vectors.ntotal
         if n == 0 or (allowed is not None and not len(allowed)):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         q = qvec[None, :].astype(np.float32)
         sentence_ids = None
         if allowed is not None:
             sentence_ids = np.array([r for p in allowed for r in idx.sentence_rows.get(int(p), ())], dtype=np.int64)
-        _, pids = _search(idx.faiss, q, min(k, n), allowed)
+        _, pids = _search(vectors, q, min(k, n), allowed)
         candidates = {int(p) for p in pids[0] if p >= 0}
-        if idx.sentence_faiss.ntotal and (sentence_ids is None or len(sentence_ids)):
-            _, sids = _search(idx.sentence_faiss, q, min(k, idx.sentence_faiss.ntotal), sentence_ids)
+        if sentence_vectors.ntotal and (sentence_ids is None or len(sentence_ids)):
+            _, sids = _search(sentence_vectors, q, min(k, sentence_vectors.ntotal), sentence_ids)
             candidates.update(idx.sentences[int(s)].passage for s in sids[0] if s >= 0)
-        if hasattr(idx.faiss, "prefetch"):  # a remote store (Milvus): all candidates' vectors in one round trip
-            idx.faiss.prefetch(sorted(candidates))
-            idx.sentence_faiss.prefetch([r for p in candidates for r in idx.sentence_rows.get(p, ())])
+        # A remote store (Milvus) fetches all candidates' vectors in one round trip; FAISS has nothing to do.
+        vectors.prefetch(sorted(candidates))
+        sentence_vectors.prefetch([r for p in candidates for r in idx.sentence_rows.get(p, ())])
         alpha = self.settings.sentence_weight
         scored = []
         for pid in candidates:
-            cos = float(idx.faiss.reconstruct(pid) @ qvec)
+            cos = float(vectors.reconstruct(pid) @ qvec)
             _, vecs = idx.sentence_vectors(pid)
             best = float((vecs @ qvec).max()) if len(vecs) else cos
             scored.append(((1 - alpha) * cos + alpha * best, pid))
@@ -224,22 +239,26 @@ class Retriever:
                 fused[pid] = fused.get(pid, 0.0) + weight / (s.rrf_k + rank)
         return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    def _cosine(self, qvec: np.ndarray, pid: int) -> float | None:
-        try:
-            return float(self.index.faiss.reconstruct(int(pid)) @ qvec)
-        except RuntimeError:  # approximate indexes may not keep the vectors
-            return None
+
+def _in_period(index: LoadedIndex, lo: dt.date | None, hi: dt.date | None) -> np.ndarray:
+    """Ids of the passages whose article's date overlaps [lo, hi]."""
+    docs = {d for d, a in index.articles.items() if a.period and a.period.overlaps(lo, hi)}
+    return np.array([i for i, p in enumerate(index.passages) if p.doc_id in docs], dtype=np.int64)
 
 
-def _search(index, q: np.ndarray, k: int, ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """FAISS search, restricted to `ids` with FAISS's own ID selector when given (a Milvus store: its own)."""
-    if ids is None:
-        return index.search(q, k)
-    if hasattr(index, "search_in"):
-        return index.search_in(q, k, ids)
-    import faiss
+def _lexical(index: LoadedIndex, question: str, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if allowed is None:
+        return index.lexical.search(question, k)
+    return index.lexical.search_in(question, k, allowed)
 
-    selector = faiss.IDSelectorBatch(ids)
-    params = (faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch) if hasattr(index, "hnsw")
-              else faiss.SearchParameters(sel=selector))
-    return index.search(q, min(k, len(ids)), params=params)
+
+def _cosine(index: LoadedIndex, qvec: np.ndarray, pid: int) -> float | None:
+    try:
+        return float(index.passage_index.reconstruct(int(pid)) @ qvec)
+    except RuntimeError:  # approximate indexes may not keep the vectors
+        return None
+
+
+def _search(vectors: VectorIndex, q: np.ndarray, k: int, ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Search all of `vectors`, or only `ids` (the store's own subset search: FAISS's selector, Milvus's filter)."""
+    return vectors.search(q, k) if ids is None else vectors.search_in(q, k, ids)

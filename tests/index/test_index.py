@@ -84,3 +84,49 @@ def test_articles_dir_with_nothing_readable_fails_clearly(tmp_path, embedder):
     with pytest.raises(Exception, match="No readable articles"):
         build_index(tmp_path / "a", tmp_path / "i", embedder=embedder, progress=False)
     assert not (tmp_path / "i" / "current").exists()
+
+
+def test_one_up_to_date_check_for_any_store(index_dir, articles_copy, tmp_path, embedder):
+    """`build --if-stale` asks one function, whichever store holds the manifest (Milvus keeps no files)."""
+    from assistant.index import stores
+
+    assert not hasattr(stores, "is_up_to_date")  # the store-specific copy is gone
+    manifest = {k: v for k, v in read_manifest(index_dir)[1].items() if k != "files"}
+    nowhere = tmp_path / "no-files-here"  # a remote store's home directory holds no build
+    kw = {"model": embedder.name, "chunk": ChunkSettings()}
+    assert is_up_to_date(nowhere, articles_copy, manifest_of=lambda: manifest, **kw)
+    assert not is_up_to_date(nowhere, articles_copy, manifest_of=lambda: {**manifest, "chunking": {}}, **kw)
+
+    def missing() -> dict:
+        raise IndexMissing("no index")
+
+    assert not is_up_to_date(nowhere, articles_copy, manifest_of=missing, **kw)
+    (articles_copy / "new.txt").write_text("[서울=뉴스핌] 기자 = 새로운 기사의 본문입니다.", encoding="utf-8")
+    assert not is_up_to_date(nowhere, articles_copy, manifest_of=lambda: manifest, **kw)
+
+
+def test_each_store_implements_every_capability_of_the_seam():
+    """Capabilities are declared by the protocols, so callers never probe: every store implements them all."""
+    from assistant.index.faiss_store import FaissVectors
+    from assistant.index.lexical import LexicalIndex
+    from assistant.index.milvus_store import MilvusKeyword, MilvusVectors
+    from assistant.index.store import KeywordIndex, VectorIndex
+
+    def declared(protocol: type) -> set[str]:
+        return {n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_")}
+
+    assert {"search", "search_in", "prefetch", "reconstruct", "reconstruct_n"} <= declared(VectorIndex)
+    assert {"search", "search_in"} <= declared(KeywordIndex)
+    for cls, protocol in ((FaissVectors, VectorIndex), (MilvusVectors, VectorIndex), (LexicalIndex, KeywordIndex),
+                          (MilvusKeyword, KeywordIndex)):
+        assert all(callable(getattr(cls, name, None)) for name in declared(protocol)), cls
+
+
+def test_keyword_search_within_a_subset_keeps_to_it(retriever):
+    lexical = retriever.index.lexical
+    every, _ = lexical.search("엔비디아 주가", lexical.size)
+    allowed = every[1::2]
+    ids, scores = lexical.search_in("엔비디아 주가", 3, allowed)
+    assert len(ids) and set(ids.tolist()) <= set(allowed.tolist())
+    assert list(ids) == [i for i in every if i in set(allowed.tolist())][:3]
+    assert list(scores) == sorted(scores, reverse=True)

@@ -152,3 +152,15 @@ def test_an_unreachable_server_is_one_clear_error(tmp_path):
     spec = parse_store(f"http://127.0.0.1:{free_port()}")  # loopback, nothing listening
     with pytest.raises(NewsQAError, match="Cannot open Milvus at http://127.0.0.1"):
         MilvusStore(spec, tmp_path).read_manifest()
+
+
+def test_list_goes_through_the_store_seam(milvus, tmp_path, monkeypatch, capsys):
+    """`python -m assistant list` lists a Milvus index (no FAISS files under --index at all)."""
+    import json
+
+    from assistant.cli import main
+
+    monkeypatch.setenv("NEWSQA_STORE", str(milvus))
+    assert main(["list", "--index", str(tmp_path / "empty"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["doc_id"] for r in rows} == {"000_a64cfab21b31744d", "001_aa84c3a65afaa900"}

@@ -13,7 +13,8 @@ import urllib.request
 import pytest
 
 from assistant.index.build import build_index
-from assistant.models import llm, reader_model
+from assistant.models import reader_model
+from assistant.models import readers as llm
 from assistant.reading import reader, verify
 from assistant.reading.answer import MESSAGES, Assistant
 from conftest import free_port

@@ -59,7 +59,7 @@ def test_faiss_id_selector_keeps_to_the_allowed_ids(kind):
     import faiss
     import numpy as np
 
-    from assistant.search.retriever import _search
+    from assistant.index.faiss_store import FaissVectors
 
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((300, 16)).astype(np.float32)
@@ -67,7 +67,7 @@ def test_faiss_id_selector_keeps_to_the_allowed_ids(kind):
     index = faiss.IndexFlatIP(16) if kind == "flat" else faiss.IndexHNSWFlat(16, 16, faiss.METRIC_INNER_PRODUCT)
     index.add(vecs)
     allowed = np.arange(0, 300, 7, dtype=np.int64)
-    _, ids = _search(index, vecs[:1], 10, allowed)
+    _, ids = FaissVectors(index).search_in(vecs[:1], 10, allowed)
     assert len(ids[0]) == 10 and set(ids[0].tolist()) <= set(allowed.tolist())
-    _, ids = _search(index, vecs[7:8], 1, allowed)
+    _, ids = FaissVectors(index).search_in(vecs[7:8], 1, allowed)
     assert ids[0][0] == 7
