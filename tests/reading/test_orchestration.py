@@ -18,7 +18,7 @@ from assistant.reading import decide
 from assistant.reading.answer import Assistant
 
 FALL = "엔비디아의 시가총액은 1월27일 얼마나 증발했나?"
-FALL_EN = "How much of Nvidia's market value evaporated on January 27?"
+FALL_EN = "How much did Nvidia's stock fall in one day?"
 
 
 class ScriptedLLM:
@@ -101,23 +101,21 @@ def test_a_model_crash_costs_this_answer_only_quoted_with_a_notice(retriever, de
 
 def test_a_translation_that_flips_the_direction_is_not_shown(retriever, decisions):
     decisions(refuse_none=True, show_short=True)
-    llm = ScriptedLLM(lambda o: o.startswith("6000억"),
-                      replies=["On January 27, Nvidia's market value increased by $600 billion."])
+    llm = ScriptedLLM(lambda o: o == "17%", replies=["Nvidia's stock rose 17% in a single day."])
     ans = Assistant(retriever, llm=llm).ask(FALL_EN)
-    assert ans.short == "$600 billion"  # converted, not translated: checked by construction
-    assert "increased" not in ans.text
+    assert ans.short == "17%"  # an amount: converted, not translated, so checked by construction
+    assert "rose" not in ans.text
     assert not any(s.kind == "translation" for s in ans.sentences)
-    assert ans.sentences[0].kind == "quote" and "증발" in ans.sentences[0].text
+    assert ans.sentences[0].kind == "quote" and "폭락" in ans.sentences[0].text
     assert ans.diagnostics.translation_ok is False
     assert "quoted below in the original Korean" in ans.text
 
 
 def test_a_faithful_translation_is_shown_beside_its_original(retriever, decisions):
     decisions(refuse_none=True, show_short=True)
-    llm = ScriptedLLM(lambda o: o.startswith("6000억"),
-                      replies=["On January 27, $600 billion of Nvidia's market value evaporated."])
+    llm = ScriptedLLM(lambda o: o == "17%", replies=["Nvidia's stock plunged 17% in a single day."])
     ans = Assistant(retriever, llm=llm).ask(FALL_EN)
-    assert ans.short == "$600 billion"
-    assert ans.sentences[0].kind == "translation" and "evaporated" in ans.sentences[0].text
-    assert "증발" in ans.sentences[0].quotes[0].text
+    assert ans.short == "17%"
+    assert ans.sentences[0].kind == "translation" and "plunged 17%" in ans.sentences[0].text
+    assert "폭락" in ans.sentences[0].quotes[0].text
     assert ans.diagnostics.translation_ok is True
