@@ -211,9 +211,11 @@ class _Run:
     def _page(self, source: Source, url: str, title: str = "", date: str = "") -> bool:
         """Fetch, clean and store one page; False (and a failure line) if it could not be."""
         item = self.state["items"].get(url) or {}
+        have = bool(item.get("file")) and (self.dir / item["file"]).exists()  # else ask for the page whole
         try:
-            r = self.fetcher.get(url, etag=item.get("etag", ""), last_modified=item.get("last_modified", ""))
-            if r.not_modified and item.get("file") and (self.dir / item["file"]).exists():
+            r = self.fetcher.get(url, etag=item.get("etag", "") if have else "",
+                                 last_modified=item.get("last_modified", "") if have else "")
+            if r.not_modified and have:
                 self.unchanged += 1
                 return True
             text, _ = decode_page(r.content, r.charset)

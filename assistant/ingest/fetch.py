@@ -26,6 +26,7 @@ TIMEOUT_S = 15.0
 MAX_BYTES = 5 * 1024 * 1024  # the same limit as an article file (ingest/corpus.py)
 MAX_REDIRECTS = 5
 DELAY_S = 1.0  # between two requests to the same host
+_REDIRECTS = (301, 302, 303, 307, 308)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w-]+)", re.IGNORECASE)
 # Korean pages that say EUC-KR are usually CP949, its superset (extra Hangul syllables).
 _CHARSET_ALIASES = {"euc-kr": "cp949", "euc_kr": "cp949", "ks_c_5601-1987": "cp949", "ksc5601": "cp949"}
@@ -118,7 +119,7 @@ class Fetcher:
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
             r = self._get(url, headers)
-            if r.status in (301, 302, 303, 307, 308):
+            if r.status in _REDIRECTS:
                 url = _checked(urljoin(url, r.content.decode("utf-8", "replace")))
                 etag = last_modified = ""  # validators belong to the URL they came from
                 continue
@@ -141,7 +142,12 @@ class Fetcher:
         cached = self.robots.get(origin) or {}
         parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
         conditional = (("If-None-Match", cached.get("etag")), ("If-Modified-Since", cached.get("last_modified")))
-        r = self._get(origin + "/robots.txt", {k: v for k, v in conditional if v})  # unreachable: FetchError
+        headers, target = {k: v for k, v in conditional if v}, origin + "/robots.txt"
+        for _ in range(self.max_redirects + 1):  # unreachable: FetchError
+            r = self._get(target, headers)
+            if r.status not in _REDIRECTS:
+                break
+            headers, target = {}, _checked(urljoin(target, r.content.decode("utf-8", "replace")))
         if r.status == 304 and "text" in cached:
             text = cached["text"]
         elif 200 <= r.status < 300:
