@@ -187,7 +187,9 @@ def test_each_fault_is_one_line_and_loses_nothing(followed, site, embedder):
     down = f"http://127.0.0.1:{free_port()}/rss.xml"
     add_source(articles, "feed", down, name="down")
     site.resources["/news/market.html"] = Resource(story_html(EUCKR, "euc-kr"), "text/html")  # charset in the page
-    site.resources["/news/empty.html"] = Resource("<html><body><nav>홈 | 경제</nav></body></html>".encode())
+    site.resources["/news/empty.html"] = Resource(  # a video page: menus, a player, the footer
+        '<html><head><title>가상뉴스</title></head><body><nav><a href="/">홈</a> <a href="/e">경제</a></nav>'
+        '<div id="player"></div><footer>가상뉴스 무단 전재 및 재배포 금지</footer></body></html>'.encode())
     site.resources["/mixed.xml"] = Resource(rss("섞인 피드", site.base, [
         EUCKR, Story("empty", "빈 기사", (), "2025-03-19"), Story("missing", "없는 기사", (), "2025-03-19")]),
         "application/rss+xml")
@@ -202,7 +204,7 @@ def test_each_fault_is_one_line_and_loses_nothing(followed, site, embedder):
               site.url("/bad.xml"): "malformed or truncated", site.url("/home.xml"): "not an RSS or Atom feed",
               down: "could not be reached", site.url("/news/empty.html"): "no article text",
               site.url("/news/missing.html"): "HTTP 404", site.url("/private/memo.html"): "robots.txt"}
-    assert len(lines) == len(expect), lines
+    assert len(lines) == len(expect), "\n".join(lines)
     for url, reason in expect.items():
         [line] = [ln for ln in lines if ln.startswith(f"failed {url}:")]
         assert reason in line, line
