@@ -91,8 +91,9 @@ def add_source(articles_dir: Path, kind: str, location: str, *, name: str = "", 
         folder = Path(location).expanduser().resolve()
         if not folder.is_dir():
             raise ValueError(f"not a folder: {location}")
-        if folder == articles_dir.resolve() or articles_dir.resolve() in folder.parents:
-            raise ValueError(f"{location} is inside the articles directory; watch a folder outside it")
+        home = articles_dir.resolve()
+        if folder == home or home in folder.parents or folder in home.parents:
+            raise ValueError(f"{location} holds or is inside the articles directory; watch a folder beside it")
         location = str(folder)
     else:
         location = check_url(location)
@@ -240,7 +241,10 @@ class _Run:
         if not root.is_dir():  # unmounted or gone: keep what came from it
             raise FetchError(f"folder not found: {root}")
         seen = set()
+        home = self.dir.resolve()
         for path in article_files(root):
+            if home in path.resolve().parents:  # never copy the library into itself
+                continue
             key = str(path)
             seen.add(key)
             item = self.state["items"].get(key) or {}

@@ -70,13 +70,15 @@ def test_sources_file_round_trip_and_refusals(tmp_path, site):
     articles = tmp_path / "articles"
     add_source(articles, "feed", site.url("/rss.xml"), name="경제", outlet="가상뉴스")
     add_source(articles, "page", site.url("/news/salmon.html"))
-    add_source(articles, "folder", str(tmp_path))  # the folder holding the articles dir, not inside it
+    (tmp_path / "inbox").mkdir()
+    add_source(articles, "folder", str(tmp_path / "inbox"))
     assert [(s.name, s.kind, s.outlet) for s in read_sources(articles)] == [
-        ("경제", "feed", "가상뉴스"), ("127.0.0.1/news/salmon.html", "page", ""), (tmp_path.name, "folder", "")]
+        ("경제", "feed", "가상뉴스"), ("127.0.0.1/news/salmon.html", "page", ""), ("inbox", "folder", "")]
     for kind, where, reason in (("feed", site.url("/rss.xml"), "already followed"),
                                 ("feed", "file:///etc/passwd", "only http and https"),
                                 ("folder", str(tmp_path / "nope"), "not a folder"),
-                                ("folder", str(articles), "inside the articles directory")):
+                                ("folder", str(articles), "the articles directory"),
+                                ("folder", str(tmp_path), "the articles directory")):
         with pytest.raises(ValueError, match=reason):
             add_source(articles, kind, where)
     (articles / "sources.toml").write_text("[[source]\nkind=", encoding="utf-8")
