@@ -22,7 +22,7 @@ def test_sync_now_lists_the_new_articles(browser, library_home, embedder):
         with serving(assistant, (articles, index)) as url, open_page(browser, url, height=1600) as page:
             page.locator("#qa-library").get_by_text("기사 관리 / Articles").click()
             sources = page.locator("#qa-sources")
-            sources.get_by_text("가상뉴스 경제").wait_for()
+            page.wait_for_function("() => document.querySelector('#qa-sources').innerText.includes('가상뉴스 경제')")
             assert RSS_STORIES[0].title not in page.locator("#qa-articles").inner_text()
 
             page.locator("#qa-sync").click()
