@@ -182,6 +182,9 @@ class _Run:
         except (FetchError, FeedError, OSError) as e:
             self.failed.append(Failure(source.location, str(e) or type(e).__name__))
             error = str(self.failed[-1])
+        except Exception as e:  # noqa: BLE001 - web content is untrusted: one line, and the other sources go on
+            self.failed.append(Failure(source.location, f"unexpected {type(e).__name__}: {e}"))
+            error = str(self.failed[-1])
         after = (len(self.added), len(self.changed), self.unchanged, len(self.removed), len(self.failed))
         added, changed, unchanged, removed, failed = (b - a for a, b in zip(before, after))
         articles = sum(1 for item in self.state["items"].values() if item.get("source") == source.name)
@@ -228,8 +231,8 @@ class _Run:
                 meta["date"] = period.iso()
             data = text.encode("utf-8")
             sha = parse_article(data, name, _fields(meta)).sha256
-        except (FetchError, UnreadableFile) as e:
-            self.failed.append(Failure(url, str(e)))
+        except (FetchError, UnreadableFile, ValueError) as e:  # ValueError: a date or text the cleaner refused
+            self.failed.append(Failure(url, str(e) or type(e).__name__))
             return False
         self._store(url, name, data, meta, sha, source, {"etag": r.etag, "last_modified": r.last_modified})
         return True
@@ -260,7 +263,7 @@ class _Run:
                 meta = {"title": draft.title, "outlet": source.outlet or draft.outlet, "reporter": draft.reporter,
                         "path": key, "source": source.name}
                 sha = library._article(name, data, _fields(meta)).sha256
-            except (UnreadableFile, OSError) as e:
+            except (UnreadableFile, OSError, ValueError) as e:
                 self.failed.append(Failure(str(path), str(e) or type(e).__name__))
                 continue
             self._store(key, name, library._stored_bytes(data), meta, sha, source,

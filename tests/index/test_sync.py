@@ -236,6 +236,7 @@ def test_each_fault_is_one_line_and_loses_nothing(followed, site, embedder):
     assert "/science/telescope.html" in [s.path for s in site.seen]
 
 
+@pytest.mark.slow
 def test_two_syncs_at_once_wait_for_each_other(followed, embedder):
     articles, index = followed
     reports, errors = [], []

@@ -9,12 +9,13 @@ from newssite import RSS_STORIES, NewsSite, standard_site
 
 
 @pytest.mark.browser
-def test_sync_now_lists_the_new_articles(browser, library_home, embedder):
+def test_sync_now_lists_the_new_articles(browser, library_home, embedder, monkeypatch):
     from assistant.index.sync import add_source
     from assistant.reading.answer import Assistant
     from assistant.search.retriever import Retriever
 
     articles, index = library_home
+    monkeypatch.setenv("NEWSQA_FETCH_DELAY", "0")  # read by the Settings the app loads with
     with NewsSite() as site:
         standard_site(site)
         add_source(articles, "feed", site.url("/rss.xml"), name="가상뉴스 경제", outlet="가상뉴스")
