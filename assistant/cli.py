@@ -456,13 +456,19 @@ def cmd_sync(args: argparse.Namespace) -> int:
     embedder = Embedder(settings.model)
     while True:
         started = time.monotonic()
-        with Fetcher(delay=settings.fetch_delay, timeout=settings.fetch_timeout) as fetcher:
-            report = sync(args.articles or default_articles_dir(), args.index or default_index_dir(),
-                          embedder=embedder, chunk=settings.chunk, fetcher=fetcher, progress=not args.quiet,
-                          only=getattr(args, "only", None))
-        for f in report.failed:
-            print(f, file=sys.stderr)
-        print(report.summary(), flush=True)
+        try:
+            with Fetcher(delay=settings.fetch_delay, timeout=settings.fetch_timeout) as fetcher:
+                report = sync(args.articles or default_articles_dir(), args.index or default_index_dir(),
+                              embedder=embedder, chunk=settings.chunk, fetcher=fetcher, progress=not args.quiet,
+                              only=getattr(args, "only", None))
+        except (ValueError, NewsQAError) as e:
+            if every is None:
+                raise
+            print(f"error: {e}", file=sys.stderr)  # --every keeps going: the next round may succeed
+        else:
+            for f in report.failed:
+                print(f, file=sys.stderr)
+            print(report.summary(), flush=True)
         if every is None:
             return 0
         time.sleep(max(0.0, every - (time.monotonic() - started)))
