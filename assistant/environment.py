@@ -40,6 +40,8 @@ VARIABLES: dict[str, str] = {
     "NEWSQA_LLM_KEY": "the endpoint's API key",
     "NEWSQA_LLM_SHA256": "the endpoint model's hash, shown with its answers",
     "NEWSQA_PERIOD_BOOST": "how much a period named in the question lifts its articles",
+    "NEWSQA_FETCH_DELAY": "seconds between two requests to the same host (feeds and pages)",
+    "NEWSQA_FETCH_TIMEOUT": "a feed's or page's response time limit, in seconds",
     "NEWSQA_BENCH_VERBOSE": "print the benchmark's progress even with --quiet",
     "RAY_ADDRESS": "Ray's own: the cluster to embed on",
 }

@@ -147,6 +147,9 @@ class Settings:
     # A question naming a period ("2025년 1월") lifts that period's articles by this share of the
     # candidates' score spread: a soft preference, never a filter (eval before/after in eval/report.md).
     period_boost: float = field(default_factory=lambda: float(environment.value("NEWSQA_PERIOD_BOOST") or 0.1))
+    # Feeds and pages (index/sync.py): seconds between two requests to the same host, a response's time limit.
+    fetch_delay: float = field(default_factory=lambda: float(environment.value("NEWSQA_FETCH_DELAY") or 1.0))
+    fetch_timeout: float = field(default_factory=lambda: float(environment.value("NEWSQA_FETCH_TIMEOUT") or 15.0))
 
     def __post_init__(self) -> None:
         if not isinstance(self.store, StoreSpec):

@@ -19,6 +19,7 @@ from assistant.errors import NewsQAError
 from assistant.index.library import MAX_FILES_PER_ADD, Rejected, Upload, add, indexed, prefill, remove
 from assistant.index.stores import open_store
 from assistant.ingest.corpus import MAX_FILE_BYTES, SUFFIXES, UnreadableFile
+from ui.sources import mount as mount_sources
 
 FORM_HEADERS = ["파일 / File", "제목 / Title", "매체 / Outlet", "날짜 / Date (YYYY-MM-DD)"]
 LIST_HEADERS = ["제목 / Title", "매체 / Outlet", "날짜 / Date", "구절 / Passages", "id"]
@@ -112,6 +113,11 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
                f"{b.embedded} texts embedded")
         return _lines([msg], "qa-added"), article_rows(assistant), choices()
 
+    def after_sync(rebuilt: bool) -> tuple:
+        if rebuilt:
+            swap_in()
+        return article_rows(assistant), choices()
+
     kinds = ", ".join(SUFFIXES[:3])
     with gr.Accordion("기사 관리 / Articles", open=False, elem_id="qa-library") as panel:
         gr.HTML(f"<p>{kinds} 파일을 올리면 제목·매체·날짜를 채워 보여 줍니다. 고친 뒤 추가하세요. "
@@ -133,6 +139,7 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
                                choices=[(f"{r[0]} · {r[2]} ({r[4]})", r[4]) for r in article_rows(assistant)],
                                value=None)
             remove_btn = gr.Button("삭제 / Remove", variant="stop", elem_id="qa-remove", scale=1)
+        mount_sources(assistant, articles_dir, index_dir, [listing, pick], after_sync)
 
     private = {"api_visibility": "private", "concurrency_id": "library", "concurrency_limit": 1}
     files.upload(on_upload, files, [drafts, form, refused, status], **private)
