@@ -1,6 +1,6 @@
 """Fit when to show a short answer, and when to refuse, on KorQuAD's dev half and the news eval's dev half.
 
-    python eval/tune_short.py collect [--per-article 8] [--left-out 10]   # ask, with refusal and gating off
+    python eval/tune_short.py collect [--per-split 280]   # ask, with refusal and the short-answer gate off
     python eval/tune_short.py fit                                          # fit both models from the rows
 
 `collect` asks dev questions with refusal and the short-answer gate switched off, so every
@@ -23,68 +23,59 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from assistant.settings import REPO_DIR
 
-ROWS = REPO_DIR / "eval" / "korquad_runs" / "tune_short_dev.jsonl"
+ROWS = REPO_DIR / "eval" / "tuning_short_rows.jsonl"  # ids, labels and signals; no KorQuAD text
 TARGET_PRECISION = 0.92  # on dev, a little above the 0.90 the test half must show
 MAX_FALSE_REFUSALS = 0.04  # on dev, a little under the 5% allowed on test
 
 
-def collect(per_article: int, left_out: int) -> None:
-    from tqdm import tqdm
-
+def collect(per_split: int) -> None:
     from assistant.evaluation import korquad
     from assistant.evaluation.eval_answers import gold_in
     from assistant.evaluation.evaluate import load_questions
-    from assistant.models import llm as llms
+    from assistant.ingest.korquad import load_korquad, spread
+    from assistant.models import readers
     from assistant.reading import decide
     from assistant.reading.answer import Assistant
     from assistant.search.retriever import Retriever
 
     never = {"coef": [0.0] * len(decide.FEATURES), "intercept": 0.0, "threshold": 0.0}
     show_all = {**decide.short_model(), "threshold": 0.0}
-    decide.weights = lambda: never
+    decide.weights = lambda: never  # every question reaches its choice, so its signals can be read
     decide.short_model = lambda: show_all
-    llm = llms.load("local")
-    full_dir, out_dir, left = korquad.indexes(left_out=left_out)
-    qs = [q for q in korquad.questions() if q.split == "dev"]
-    by_doc: dict[str, list] = {}
-    for q in qs:
-        by_doc.setdefault(q.doc_id, []).append(q)
-    sample = [q for doc in sorted(by_doc) for q in by_doc[doc][:: max(1, len(by_doc[doc]) // per_article)][
-        :per_article]]
-    ROWS.parent.mkdir(parents=True, exist_ok=True)
-    with ROWS.open("w", encoding="utf-8") as f:
-        runs = [(full_dir, [q for q in sample], True),
-                (out_dir, [q for q in sample if q.doc_id in left], False)]
-        for index_dir, batch, answerable in runs:
-            a = Assistant(Retriever.load(index_dir), llm=llm)
-            for q in tqdm(batch, desc=f"korquad {'full' if answerable else 'left-out'}", unit="q"):
-                ans = a.ask(q.question)
-                f.write(json.dumps(_row("korquad", q.id, q.question, q.gold, answerable, ans), ensure_ascii=False)
-                        + "\n")
-        a = Assistant(Retriever.load(), llm=llm)
-        for q in tqdm([q for q in load_questions() if q.split == "dev"], desc="news dev", unit="q"):
-            ans = a.ask(q.question)
-            row = _row("news", q.id, q.question, q.gold, q.answerable, ans)
-            row["off_topic"] = q.style == "off-topic"
-            row["gold_shown"] = bool(q.answerable and gold_in(ans.text, q.gold))
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    llm = readers.load("local")
+    data = load_korquad()
+    paths = korquad.build_indexes(data)
+    sample = spread(data.split("dev"), per_split)
+    rows = []
+    for index_dir, batch, name in ((paths.full, sample, "full"),
+                                   (paths.left_out, [q for q in sample if q.doc_id in paths.excluded], "left-out")):
+        a = Assistant(Retriever.load(index_dir), llm=llm)
+        for r in korquad.run(a, batch, progress=f"KorQuAD dev, {name} index", index=name, excluded=paths.excluded):
+            rows.append(_row("korquad", r.id, r.gold, not r.left_out, r.extra))
+    a = Assistant(Retriever.load(), llm=llm)
+    for q in [q for q in load_questions() if q.split == "dev"]:
+        ans = a.ask(q.question)
+        rows.append({**_row("news", q.id, q.gold, q.answerable, ans.extra),
+                     "gold_shown": bool(q.answerable and gold_in(ans.text, q.gold))})
+    ROWS.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
-def _row(dataset: str, qid: str, question: str, gold: list[str], answerable: bool, ans) -> dict:  # noqa: ANN001
+def _row(dataset: str, qid: str, gold: Sequence[str], answerable: bool, extra: dict) -> dict:
+    """Ids, labels and signals only: no question or answer text (KorQuAD's records are redistributed unmodified
+    only, in eval/korquad/)."""
     from assistant.evaluation.scoring import short_right
 
-    d = ans.extra.get("decision") or {}
-    chosen = ans.extra.get("chosen") or ""
-    return {"dataset": dataset, "id": qid, "question": question, "gold": list(gold), "answerable": answerable,
-            "abstained": ans.abstained, "lang": ans.lang, "chosen": chosen, "short": ans.short,
+    chosen = extra.get("chosen") or ""
+    return {"dataset": dataset, "id": qid, "answerable": answerable, "chosen_kind": extra.get("chosen_kind", ""),
             "right": bool(answerable and chosen and chosen != "NONE" and short_right(chosen, gold)),
-            "decision": d, "timings": ans.timings}
+            "decision": extra.get("decision") or {}}
 
 
 def fit() -> None:
@@ -141,11 +132,10 @@ def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect")
-    c.add_argument("--per-article", type=int, default=8)
-    c.add_argument("--left-out", type=int, default=10)
+    c.add_argument("--per-split", type=int, default=280, help="KorQuAD dev questions, spread over its articles")
     sub.add_parser("fit")
     args = p.parse_args(argv)
-    collect(args.per_article, args.left_out) if args.cmd == "collect" else fit()
+    collect(args.per_split) if args.cmd == "collect" else fit()
 
 
 if __name__ == "__main__":
