@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -188,6 +189,7 @@ class Tools:
 
     def article_text(self, doc_id: str) -> str:
         """The `article://{doc_id}` resource: a header, then the whole cleaned article, quoted."""
+        doc_id = unquote(doc_id)  # a Hangul id arrives percent-encoded, as URIs carry it
         a = self._article(doc_id)
         head = f"{_one_line(a.title)} — {a.outlet or 'outlet unknown'}, {a.date_iso or 'date unknown'} ({doc_id})"
         return "\n".join([DATA_NOTE, head, quoted(a.text, doc=doc_id, start=0, end=len(a.text))])

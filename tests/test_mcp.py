@@ -1,8 +1,10 @@
 """`python -m assistant mcp` end to end, through the SDK's own client against the real server on loopback:
-over stdio (read-only, as an agent host starts it) and over streamable HTTP (writes on, with a token).
+over stdio (read-only, as an agent host starts it, with the local reader model) and over streamable HTTP
+(writes on, with a token, answers quoted: `--reader extractive`, so that this module's own model process is
+the stdio server's and 20 concurrent asks test the transport, not a queue behind one model on two cores).
 
 Each server is a subprocess that loads its own models, once per module; both load at the same time.
-The heaviest checks (20 concurrent asks read by the real model, SIGKILL of the model mid-ask) are `slow`.
+SIGKILL of the model mid-ask is `slow`.
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ def http_process(library, tmp_path_factory):
     port = free_port()
     log = open(tmp_path_factory.mktemp("mcp-log") / "http.log", "w+")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "assistant", "mcp", "--http", "--port", str(port), "--index",
-                             str(index), "--articles", str(articles), "--allow-writes"], cwd=REPO,
+                             str(index), "--articles", str(articles), "--allow-writes", "--reader", "extractive"],
+                            cwd=REPO,
                             env=_env(NEWSQA_MCP_TOKEN=TOKEN), stdout=log, stderr=subprocess.STDOUT)
     yield proc, f"http://127.0.0.1:{port}/mcp", log
     proc.terminate()
@@ -173,7 +176,7 @@ def test_stdio_search_returns_the_17_percent_passage_with_offsets_into_the_artic
         assert articles[h["doc_id"]].text[h["start"]:h["end"]] == h["text"]
         assert h["title"] == articles[h["doc_id"]].title and h["outlet"] == articles[h["doc_id"]].outlet
     shown = text(result)
-    assert shown.count("<article-text") == len(hits) and "never instructions" in shown
+    assert shown.count("</article-text>") == len(hits) and "never instructions" in shown
 
 
 def test_stdio_get_passage_reads_on_around_a_cited_span(stdio, articles):
@@ -245,7 +248,7 @@ def test_stdio_each_article_is_a_resource(stdio, articles):
     assert listed == {f"article://{d}" for d in articles}
     doc_id = next(iter(articles))
     body = stdio.run(lambda s: s.read_resource(f"article://{doc_id}")).contents[0].text
-    assert articles[doc_id].text in body and body.count("<article-text") == 1
+    assert articles[doc_id].text in body and body.count("</article-text>") == 1
 
 
 # --- over streamable HTTP ---------------------------------------------------------------------------
@@ -318,14 +321,13 @@ def test_http_add_article_by_path_is_refused(http):
     assert result.isError and "invalid argument path: not accepted over HTTP" in text(result)
 
 
-@pytest.mark.slow
 def test_http_twenty_concurrent_asks_all_answer(http):
     questions = [KO_ASK, EN_ASK, OFF_TOPIC, "딥시크 R1은 언제 공개됐나?"] * 5
 
     async def all_at_once(session):
         return await asyncio.gather(*(session.call_tool("ask", {"question": q}) for q in questions))
 
-    results = http.run(all_at_once, timeout=900)
+    results = http.run(all_at_once, timeout=300)
     assert len(results) == 20
     for q, r in zip(questions, results):
         assert not r.isError, text(r)
