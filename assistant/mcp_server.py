@@ -59,6 +59,7 @@ class NewsServer(FastMCP):
     def __init__(self, tools: Tools, **settings: object) -> None:
         super().__init__("news-qa", instructions=INSTRUCTIONS, log_level="WARNING", **settings)
         self.tools = tools
+        self._mcp_server.version = _version()  # 1.x takes no version=; without it hosts see the SDK's version
 
     async def call_tool(self, name: str, arguments: dict) -> object:
         if name in WRITE_TOOLS and not self.tools.allow_writes:
@@ -73,6 +74,15 @@ class NewsServer(FastMCP):
         return [Resource(uri=f"article://{doc_id}", name=doc_id, title=title, mimeType="text/plain",
                          description="the whole cleaned article, quoted as article text")
                 for doc_id, title in self.tools.articles()]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("news-qa")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
 
 
 def _result(run: Callable[[], tuple[BaseModel, str]]) -> Callable:
@@ -171,8 +181,8 @@ def serve(*, index_dir: Path | None, articles_dir: Path | None, http: bool, host
         raise ValueError(f"serving on {host} needs a bearer token: set {TOKEN_ENV} (or bind 127.0.0.1)")
     if http and allow_writes and token is None:
         raise ValueError(f"--allow-writes over HTTP needs a bearer token: set {TOKEN_ENV}")
-    index_dir = Path(index_dir or os.environ.get("NEWSQA_INDEX") or default_index_dir())
-    articles_dir = Path(articles_dir or default_articles_dir())
+    index_dir = Path(index_dir or default_index_dir())  # default: NEWSQA_INDEX, else index/
+    articles_dir = Path(articles_dir or default_articles_dir())  # NEWSQA_ARTICLES, else articles/
     assistant = Assistant.load(index_dir, reader=reader)
     tools = Tools(assistant, articles_dir, index_dir, allow_writes=allow_writes, allow_paths=not http)
     n = len(assistant.retriever.index.articles)

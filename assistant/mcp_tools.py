@@ -319,8 +319,6 @@ def _ask_text(out: AskOut, sources: list[str]) -> str:
                                                                                   end=q.end)
                       for q in s.quotes if s.kind == "translation"]
     lines.append(f"(answered by {out.reader.name} via {out.reader.backend})")
-    if out.citations:
-        lines += ["", DATA_NOTE, "Sources:"]
-        for line, h in zip(sources, out.citations):
-            lines += [line, quoted(h.text, doc=h.doc_id, start=h.start, end=h.end)]
-    return "\n".join(lines)
+    if out.citations:  # the passages themselves are in the structured result; get_passage reads them
+        lines += ["", "Sources:", *sources]
+    return "\n".join([DATA_NOTE, "", *lines] if out.quotes or out.sentences else lines)

@@ -351,7 +351,7 @@ def test_stdio_model_killed_mid_ask_gives_the_quoted_fallback_and_the_server_sta
         pytest.skip("the server has no model process (no reader model here)")
 
     first = stdio.call("ask", question=KO_ASK).structuredContent  # loaded and warm
-    if first["reader"]["backend"] != "llama.cpp":
+    if any("unavailable" in n for n in first["notices"]):
         pytest.skip(f"the local reader is not available here: {first['notices']}")
     child = worker()
     cpu = sum(child.cpu_times()[:2])
@@ -364,5 +364,8 @@ def test_stdio_model_killed_mid_ask_gives_the_quoted_fallback_and_the_server_sta
     assert a["reader"]["backend"] == "extractive" and "17%" in a["text"]
     assert any("SIGKILL" in n for n in a["notices"]), a["notices"]
     again = stdio.call("ask", question=KO_ASK).structuredContent  # the server is up, with a fresh model
-    assert again["reader"]["backend"] == "llama.cpp" and again["short"] == "17%"
-    assert worker().pid != child.pid
+    assert worker().pid != child.pid and "17%" in again["text"]
+    if again["reader"]["backend"] == "llama.cpp":  # (on a machine loaded enough, the fresh model can run out of time)
+        assert again["short"] == "17%"
+    else:
+        assert any("in time" in n for n in again["notices"]), again["notices"]
