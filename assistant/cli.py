@@ -1,4 +1,4 @@
-"""`python -m assistant ...`: build, add, remove, list, search, ask, eval, bench, ui.
+"""`python -m assistant ...`: build, add, remove, list, search, ask, eval, bench, ui, mcp.
 
 Errors are one clear line on stderr and a non-zero exit (2 for bad input), never a traceback.
 """
@@ -120,6 +120,19 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; 0.0.0.0 exposes it)")
     u.add_argument("--port", type=int, default=7860)
     u.set_defaults(func=cmd_ui)
+
+    mc = sub.add_parser("mcp", help="serve search, ask and the article library to agent hosts over MCP")
+    mc.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    mc.add_argument("--host", default="127.0.0.1",
+                    help="with --http: bind address (default 127.0.0.1; any other needs NEWSQA_MCP_TOKEN)")
+    mc.add_argument("--port", type=int, default=8765, help="with --http: port (default 8765)")
+    mc.add_argument("--index", type=Path, help="index directory (default: NEWSQA_INDEX, else index/)")
+    mc.add_argument("--articles", type=Path, help="articles directory, for writes (default: articles/)")
+    mc.add_argument("--allow-writes", action="store_true",
+                    help="offer add_article and remove_article (over HTTP also needs NEWSQA_MCP_TOKEN)")
+    mc.add_argument("--reader", choices=("local", "openai", "extractive"),
+                    help="who writes the answer (default: NEWSQA_READER, else the local model)")
+    mc.set_defaults(func=cmd_mcp)
 
     m = sub.add_parser("prepare", help="convert the embedding model and assemble the reader model (once)")
     m.set_defaults(func=cmd_prepare)
@@ -350,6 +363,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     serve(index_dir=args.index, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from assistant.mcp_server import serve
+
+    serve(index_dir=args.index, articles_dir=args.articles, http=args.http, host=args.host, port=args.port,
+          allow_writes=args.allow_writes, reader=args.reader)
     return 0
 
 
