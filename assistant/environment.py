@@ -42,6 +42,8 @@ VARIABLES: dict[str, str] = {
     "NEWSQA_PERIOD_BOOST": "how much a period named in the question lifts its articles",
     "NEWSQA_FETCH_DELAY": "seconds between two requests to the same host (feeds and pages)",
     "NEWSQA_FETCH_TIMEOUT": "a feed's or page's response time limit, in seconds",
+    "NEWSQA_MCP_TOKEN": "the bearer token the MCP server's HTTP transport requires (writes, or a non-loopback host)",
+    "NEWSQA_MCP_RATE": "MCP HTTP requests per minute per client address",
     "NEWSQA_BENCH_VERBOSE": "print the benchmark's progress even with --quiet",
     "RAY_ADDRESS": "Ray's own: the cluster to embed on",
 }

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,12 +28,13 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, Resource, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from assistant import environment
 from assistant.mcp_safety import Guard, RateLimit, describe
 from assistant.mcp_tools import MAX_ARTICLE_CHARS, AddOut, ArticlesOut, AskOut, PassageOut, RemoveOut, SearchOut, Tools
 
 TOKEN_ENV = "NEWSQA_MCP_TOKEN"
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # one HTTP request; more is a 413 before any JSON is read
-RATE_PER_MINUTE = int(os.environ.get("NEWSQA_MCP_RATE", "240"))  # HTTP requests per client address
+RATE_PER_MINUTE = int(environment.value("NEWSQA_MCP_RATE", "240"))  # HTTP requests per client address
 MAX_QUESTION = 4000  # characters, as the library's own limit
 WRITE_TOOLS = ("add_article", "remove_article")
 INSTRUCTIONS = ("Question answering over a library of Korean news articles, in Korean or English. `ask` answers "
@@ -174,7 +174,7 @@ def serve(*, index_dir: Path | None, articles_dir: Path | None, http: bool, host
     from assistant.reading.answer import Assistant
     from assistant.settings import default_articles_dir, default_index_dir
 
-    token = os.environ.get(TOKEN_ENV) or None
+    token = environment.value(TOKEN_ENV) or None
     if token is not None and len(token) < 16:
         raise ValueError(f"{TOKEN_ENV} is too short: use at least 16 random characters")
     if http and not is_loopback(host) and token is None:

@@ -242,9 +242,9 @@ class Tools:
         return out, f"removed {doc_id}; the index now holds {b.articles} articles, {b.passages} passages"
 
     def _swap_in(self) -> None:
-        """The one place a rebuilt index enters the running retriever (as ui/library.py does): one assignment,
-        so a question in flight finishes on the old index and the next one sees the new."""
-        self.assistant.retriever.index = open_store(self.assistant.settings.store, self.index_dir).load()
+        """The one place a rebuilt index enters the running retriever (as ui/library.py does): `swap` checks it as
+        loading does, and a question in flight finishes on the old index while the next one sees the new."""
+        self.assistant.retriever.swap(open_store(self.assistant.settings.store, self.index_dir).load(), self.index_dir)
 
     # --- helpers ---------------------------------------------------------------------------------
 
