@@ -227,6 +227,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def print_answer(ans) -> None:  # noqa: ANN001
     """The answer as a person reads it: notices, the short answer, each sentence with its check, sources."""
     from assistant.ingest.dates import resolve_relative
+    from assistant.reading.messages import MESSAGES
 
     for n in ans.notices:
         print(f"note: {n}")
@@ -234,14 +235,19 @@ def print_answer(ans) -> None:  # noqa: ANN001
         if ans.short:
             print(ans.short)
             print()
+        else:
+            print(MESSAGES[ans.lang]["articles_say"])
         for s in ans.sentences:
-            if s.verified:
-                print(f"✓ {s.text}")
+            if s.verified:  # a quote is the article's own words; only a translation carries a check mark
+                label = "✓" if s.kind == "translation" else f"[{MESSAGES[ans.lang]['from_article']}]"
+                print(f"{label} {s.text}")
                 for q in s.quotes:
                     if q.text not in s.text:
                         print(f"    ↳ [{q.marker}] {q.text}")
-        print(f"(answered by {ans.reader.name} via {ans.reader.backend}; ✓ = every number, date and name "
-              "was found in the cited passage)")
+        translated = any(s.verified and s.kind == "translation" for s in ans.sentences)
+        print(f"(answered by {ans.reader.name} via {ans.reader.backend}"
+              + ("; ✓ = a translation whose every number, date and name was found in the Korean sentence under it)"
+                 if translated else ")"))
     else:
         print(ans.text)
     shown = ans.citations or ans.related

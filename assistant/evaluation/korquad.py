@@ -45,6 +45,7 @@ class Row:
     short: str
     abstained: bool
     text: str  # the answer's first 200 characters
+    holds_gold: bool  # a gold answer is in the whole text shown (the news eval's "right"; quoting's only score)
     ranks: tuple[int, ...]  # ranks (1-based) of the retrieved passages that hold the gold span
     score: float  # scoring.short_score(answer)
     extra: dict
@@ -106,6 +107,7 @@ def run(assistant, questions: Sequence[KqQuestion], *, progress: str = "", index
         ms = (time.perf_counter() - t0) * 1000
         rows.append(Row(q.id, q.question, q.gold, q.split, q.doc_id, index, q.doc_id in excluded,
                         "" if ans.abstained else ans.short.strip(), ans.abstained, ans.text[:200],
+                        not ans.abstained and scoring.holds_gold(ans.text, q.gold),
                         tuple(h.rank for h in hits if _contains(h, q)), scoring.short_score(ans),
                         _jsonable(ans.extra), _jsonable(ans.timings), round(ms, 1)))
     return rows
@@ -146,6 +148,7 @@ def score_split(full: Sequence[Row], held: Sequence[Row]) -> dict:
         "risk_coverage": curve.as_dict(),
         "curve": {"coverage": [round(c, 4) for c in curve.coverage],
                   "precision": [round(p, 4) for p in curve.precision]},
+        "answer_holds_gold": _share(sum(r.holds_gold for r in full), len(full)),
         "refused_full_index": _share(sum(r.abstained for r in full), len(full)),
         "abstention": {"left_out_questions": len(gone), "left_out_refused": _share(sum(r.abstained for r in gone),
                                                                                    len(gone)),

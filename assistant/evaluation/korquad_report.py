@@ -20,6 +20,7 @@ def _rows(split: dict) -> list[tuple[str, str]]:
         ("questions (articles)", f"{split['questions']} ({split['articles']})"),
         ("retrieval recall@1 / @5", f"{_f(r['recall@1'])} / {_f(r['recall@5'])}"),
         ("short answer EM / F1 (KorQuAD scoring, ×100)", f"{_f(s['em'], True)} / {_f(s['f1'], True)}"),
+        ("answer text holds the gold ('right' of the whole answer shown)", _f(split.get("answer_holds_gold"))),
         ("short shown / right / wrong", f"{s['shown']} / {s['right']} / {s['wrong']}"),
         ("short precision (right / shown)", _f(s["precision"])),
         ("short coverage (shown / answerable)", _f(s["coverage"])),
@@ -30,7 +31,7 @@ def _rows(split: dict) -> list[tuple[str, str]]:
         ("left-out index: questions about left-out articles refused (n)",
          f"{_f(ab['left_out_refused'])} ({ab['left_out_questions']})"),
         ("left-out index: the other questions refused (n)", f"{_f(ab['false_refusals'])} ({ab['kept_questions']})"),
-        ("answer p50 / p95 ms", f"{_f(split['answer_ms']['p50'])} / {_f(split['answer_ms']['p95'])}"),
+        ("answer p50 / p95 ms", " / ".join("–" if v is None else f"{v:.0f}" for v in split["answer_ms"].values())),
     ]
 
 

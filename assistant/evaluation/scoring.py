@@ -55,6 +55,12 @@ def f1(prediction: str, gold: Sequence[str]) -> float:
     return best
 
 
+def holds_gold(text: str, gold: Sequence[str]) -> bool:
+    """A gold answer anywhere in `text` (normalized, spaces ignored): "right" for the whole answer shown."""
+    flat = normalize_answer(text).replace(" ", "")
+    return any((g := normalize_answer(alias).replace(" ", "")) and g in flat for alias in gold)
+
+
 def brief(short: str, gold: str) -> bool:
     """Is `short` a short answer rather than a sentence: at most 20 characters or twice the gold's length?"""
     n = len(short.strip())
@@ -63,10 +69,7 @@ def brief(short: str, gold: str) -> bool:
 
 def short_right(short: str, gold: Sequence[str]) -> bool:
     """A gold answer inside the short answer (both normalized, spaces ignored), and the short answer brief."""
-    s = normalize_answer(short).replace(" ", "")
-    if not s:
-        return False
-    return any((g := normalize_answer(alias).replace(" ", "")) and g in s and brief(short, alias) for alias in gold)
+    return bool(short.strip()) and any(holds_gold(short, [alias]) and brief(short, alias) for alias in gold)
 
 
 @dataclass(frozen=True)

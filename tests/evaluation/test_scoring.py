@@ -43,6 +43,11 @@ def test_short_right_needs_the_gold_inside_and_a_brief_answer():
     assert not scoring.short_right("", GOLD)
 
 
+def test_holds_gold_ignores_spacing_and_punctuation():
+    assert scoring.holds_gold("임종석은 1989년 2월15일, 지명수배되었다.", GOLD)
+    assert not scoring.holds_gold("임종석은 1989년 3월 12일 구속되었다.", GOLD)
+
+
 def test_brief_rule():
     assert scoring.brief("가" * 20, "나")
     assert not scoring.brief("가" * 21, "나")
@@ -113,7 +118,8 @@ def _row(i: int, short: str, ranks: tuple, *, index: str = "full", left_out: boo
          score: float = 0.5):
     from assistant.evaluation.korquad import Row
 
-    return Row(f"q{i}", "질문", tuple(GOLD), "dev", "kq000", index, left_out, short, abstained, "", ranks, score,
+    return Row(f"q{i}", "질문", tuple(GOLD), "dev", "kq000", index, left_out, short, abstained, "", bool(short), ranks,
+               score,
                {}, {}, 10.0 * (i + 1))
 
 
@@ -132,3 +138,4 @@ def test_korquad_split_figures_from_hand_made_rows():
     assert s["abstention"] == {"left_out_questions": 2, "left_out_refused": 0.5, "kept_questions": 1,
                                "false_refusals": 0.0}
     assert s["refused_full_index"] == 0.0
+    assert s["answer_holds_gold"] == pytest.approx(2 / 3, abs=1e-4)

@@ -74,7 +74,7 @@ def test_browser_reader_answer_in_view(browser, reader_server, lang, question, l
     shots = os.environ.get("NEWSQA_SCREENSHOT_DIR")
     size = {"width": 1400, "height": 1000} if shots else {"width": 1000, "height": 700}
     with open_page(browser, reader_server, locale=locale, timeout_ms=120_000, **size) as page:
-        ask_in_page(page, question, timeout_ms=180_000)
+        ask_in_page(page, question, timeout_ms=600_000 if shots else 180_000)
         reply = page.locator("#qa-chat .qa-reply").last
         assert "17%" in reply.locator(".qa-answer").inner_text()
         assert_answer_in_view(page)
