@@ -31,7 +31,7 @@ import numpy as np
 from assistant.settings import REPO_DIR
 
 ROWS = REPO_DIR / "eval" / "tuning_short_rows.jsonl"  # ids, labels and signals; no KorQuAD text
-TARGET_PRECISION = 0.92  # on dev, a little above the 0.90 the test half must show
+TARGET_PRECISION = 0.90  # cross-validated on dev: the precision the test half must show
 MAX_FALSE_REFUSALS = 0.035  # of those the reader decides; the retrieval margin refuses ~1% more first
 
 
@@ -92,7 +92,7 @@ def fit() -> None:
     srows = [r for r in usable if r["answerable"] and r["decision"].get("short") and r["chosen_kind"]]
     xs = np.array([[r["decision"]["short"][f] for f in decide.SHORT_FEATURES] for r in srows])
     ys = np.array([r["right"] for r in srows])
-    short = LogisticRegression(C=1.0, max_iter=5000)
+    short = LogisticRegression(C=0.1, max_iter=5000)  # regularized: ~300 rows, 16 signals
     ps = cross_val_predict(short, xs, ys, cv=5, method="predict_proba")[:, 1]
     threshold = _precision_threshold(ps, ys, TARGET_PRECISION)
     shown = ps >= threshold
