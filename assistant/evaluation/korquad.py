@@ -195,7 +195,7 @@ def run_cli(args) -> int:  # noqa: ANN001 - argparse.Namespace
     """`eval --dataset korquad [--split dev|test|both] [--limit N] [--reader R] [--json] [--no-report]`."""
     import sys
 
-    from assistant.models import llm as llms
+    from assistant.models import readers as llms
     from assistant.models.embedding import Embedder
     from assistant.reading.answer import Assistant
     from assistant.search.retriever import Retriever
