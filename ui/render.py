@@ -298,8 +298,7 @@ def render_checked(ans: Answer) -> str:
         out.append(f"<div class='qa-sentence'>{esc(ans.text)}</div>")  # why there is no sentence
     attached = {(q.doc_id, q.start) for s in [*shown, *withheld[:1]] for q in s.quotes}
     if ans.lang == "en":  # the other sentences the answer rests on, in the original Korean
-        out += [f"<div class='qa-original' lang='ko'>{esc(labels['original'])} [{q.marker}]: {esc(q.text)}</div>"
-                for q in ans.quotes if (q.doc_id, q.start) not in attached and has_hangul(q.text)]
+        out += [original_line(ans, q) for q in ans.quotes if (q.doc_id, q.start) not in attached and has_hangul(q.text)]
     out.append("</div>")
     return "".join(out)
 

@@ -80,7 +80,8 @@ def test_browser_reader_answer_in_view(browser, reader_server, lang, question, l
         assert_answer_in_view(page)
         if not shots:
             return
-        assert reply.locator(".qa-fallback").count() == 0, "the reader fell back to quoting: no picture of it"
+        fallback = reply.locator(".qa-fallback")
+        assert fallback.count() == 0, f"the reader fell back to quoting, no picture of that: {fallback.inner_text()}"
         page.wait_for_timeout(300)
         path = Path(shots) / f"screenshot-{lang}.png"
         page.screenshot(path=path, full_page=True)
