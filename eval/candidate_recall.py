@@ -15,7 +15,8 @@ import sys
 from collections import Counter
 
 from assistant.evaluation import korquad
-from assistant.evaluation.scoring import normalize, short_right
+from assistant.evaluation.scoring import normalize_answer, short_right
+from assistant.ingest.korquad import load_korquad, spread
 from assistant.reading import candidates, reader
 from assistant.search.retriever import Retriever
 
@@ -25,9 +26,10 @@ def main(argv: list[str]) -> None:
     p.add_argument("--split", default="dev", choices=("dev", "test"))
     p.add_argument("--limit", type=int, default=400)
     args = p.parse_args(argv)
-    r = Retriever.load(korquad.index_dirs()[0])
+    data = load_korquad()
+    r = Retriever.load(korquad.build_indexes(data).full)
     s = r.settings
-    qs = korquad.sample([q for q in korquad.questions() if q.split == args.split], args.limit)
+    qs = spread(data.split(args.split), args.limit)
     n = in_evidence = strict = lenient = 0
     missed: Counter = Counter()
     for q in qs:
@@ -36,12 +38,12 @@ def main(argv: list[str]) -> None:
         evidence = reader.pick_sentences(r.index, hits, qvec, s.reader_depth, s.reader_sentences)
         text = " ".join(t for e in evidence for _, _, t in e.sentences)
         n += 1
-        if not any(normalize(g) in normalize(text) for g in q.gold):
+        if not any(_norm(g) in _norm(text) for g in q.gold):
             continue
         in_evidence += 1
         cands = candidates.candidates(evidence, s.reader_candidates)
-        golds = {normalize(g) for g in q.gold}
-        if any(normalize(c.text) in golds for c in cands):
+        golds = {_norm(g) for g in q.gold}
+        if any(_norm(c.text) in golds for c in cands):
             strict += 1
         else:
             missed[q.gold[0]] += 1
@@ -50,6 +52,11 @@ def main(argv: list[str]) -> None:
           f"of those, a candidate equals it {strict} ({strict / max(1, in_evidence):.3f}), "
           f"a brief candidate holds it {lenient} ({lenient / max(1, in_evidence):.3f})")
     print("missed, e.g.:", ", ".join(list(missed)[:25]))
+
+
+def _norm(text: str) -> str:
+    """KorQuAD's normalization, spaces removed too (its F1 compares characters without them)."""
+    return "".join(normalize_answer(text).split())
 
 
 if __name__ == "__main__":

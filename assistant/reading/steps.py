@@ -153,9 +153,10 @@ def converted_short(cand: candidates.Candidate) -> str:
 
 def check_english(reply: str, source: str, marker: int, years: Mapping[int, tuple[int, ...]],
                   whole: bool = False) -> English:
-    """The translation's sentences whose every number, date and name is in `source`, and which keep its
-    direction and negation (`polarity.agrees`); the others are dropped and said to be. `whole`: a short
-    answer, kept or refused as one piece."""
+    """The translation's sentences whose every number, date and name is in `source` (the others are dropped and
+    said to be), shown only if together they keep its direction and negation (`polarity.agrees`: checked on the
+    whole, since a source that says both may be split into two English sentences). `whole`: a short answer,
+    kept or refused as one piece."""
     from assistant.reading import polarity
 
     english = in_english(" ".join(reply.split())).strip()
@@ -163,13 +164,14 @@ def check_english(reply: str, source: str, marker: int, years: Mapping[int, tupl
     kept, why, dropped = [], [], 0
     for part in parts:
         c = verify.check(f"{part} [{marker}]", {marker: source}, years)
-        agreement = polarity.agrees(source, part)
-        if c.verified and agreement.ok and len(part) > (0 if whole else 3) and not has_hangul(part):
+        if c.verified and len(part) > (0 if whole else 3) and not has_hangul(part):
             kept.append(part)
         else:
-            why += [f"not in the source: {m.text}" for m in c.missing] or ([agreement.why] if not agreement.ok
-                                                                         else [f"unchecked: {part[:40]}"])
+            why += [f"not in the source: {m.text}" for m in c.missing] or [f"unchecked: {part[:40]}"]
             dropped += 1
+    agreement = polarity.agrees(source, " ".join(kept))
+    if kept and not agreement.ok:
+        return English("", False, "; ".join([*why, agreement.why]), dropped + len(kept))
     return English(" ".join(kept), bool(kept), "; ".join(why), dropped)
 
 
