@@ -18,7 +18,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from assistant import environment
+from assistant import env_settings as environment
 
 # Defaults the libraries read when they are imported (passive OpenMP waits, no model hub): before torch loads.
 environment.configure_libraries()

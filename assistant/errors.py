@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant import environment
+from assistant import env_settings as environment
 
 
 class NewsQAError(Exception):

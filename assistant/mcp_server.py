@@ -28,7 +28,7 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, Resource, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.mcp_safety import Guard, RateLimit, describe
 from assistant.mcp_tools import MAX_ARTICLE_CHARS, AddOut, ArticlesOut, AskOut, PassageOut, RemoveOut, SearchOut, Tools
 

@@ -1,6 +1,6 @@
 """Where things live and the tuned knobs, in one place: `Settings.from_env()` is how the package is configured.
 
-The environment is read here (through `assistant.environment`, which declares every variable), grouped as
+The environment is read here (through `assistant.env_settings`, which declares every variable), grouped as
 `reader` (which reader answers and where its model is), `store` (where the index lives) and `runtime` (cache
 root, threads, the embedder's backend and precision, the index and articles directories); the values reach
 constructors as arguments. The tuned knobs stay flat fields, so `dataclasses.replace(settings, reader_timeout=4)`
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.index.store import StoreSpec, parse_store
 from assistant.index.vectors import sentence_method
 from assistant.ingest.chunking import ChunkSettings

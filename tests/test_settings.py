@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.index.store import StoreKind
 from assistant.models.readers import ReaderKind
 from assistant.settings import Method, Settings
@@ -73,6 +73,6 @@ def test_only_settings_and_the_environment_leaf_read_the_environment():
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if re.search(r"os\.environ|os\.getenv", line):
                 found.append(f"{path.relative_to(REPO)}:{n}")
-    allowed = {"assistant/environment.py", "assistant/models/llm_process.py"}
+    allowed = {"assistant/env_settings.py", "assistant/models/llm_process.py"}
     assert {f.split(":")[0] for f in found} <= allowed, found
     assert sum(f.startswith("assistant/models/llm_process.py") for f in found) == 1  # the child's start-up

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from assistant import environment
+from assistant import env_settings as environment
 
 from . import build, embed, query, scale, startup
 from .common import Context, Section, machine, percentiles, rss_mb, time_calls

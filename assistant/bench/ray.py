@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant import environment
+from assistant import env_settings as environment
 
 BATCH = 64
 

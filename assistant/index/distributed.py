@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.models.embedding import EmbeddingCache
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]

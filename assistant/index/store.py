@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from assistant import environment
+from assistant import env_settings as environment
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.models.embedding import EmbeddingCache, embed_with_cache
 
 METHODS = ("pooled", "separate")

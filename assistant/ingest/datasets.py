@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.errors import NewsQAError
 
 DEBIAN_FAQ_KO = Path("/usr/share/doc/debian/FAQ/ko")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.models import weights
 
 MAX_TOKENS = 512

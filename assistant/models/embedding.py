@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.models import precision as _precision
 from assistant.models import weights
 

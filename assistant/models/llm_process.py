@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.models.chat_format import chatml, system_prefix
 from assistant.models.llm import Choice, LLMError, Message, ModelInfo
 

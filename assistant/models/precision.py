@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import environment
+from assistant import env_settings as environment
 
 PRECISIONS = ("auto", "fp32", "bf16")
 # bf16 must beat fp32 by this much to be chosen: calibration on a shared machine is noisy, and a

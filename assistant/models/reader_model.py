@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from assistant import environment
+from assistant import env_settings as environment
 
 NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 FILENAME = f"{NAME}.gguf"

@@ -3,7 +3,7 @@
 The one module that knows every backend (as `index/stores.py` knows every store): `llm.py` declares the
 protocol, `llm_process.py` and `openai_chat.py` implement it, and this picks one. Its settings arrive as
 arguments (`Settings.reader`); a caller that passes none gets the environment's, read through
-`assistant.environment` like every setting.
+`assistant.env_settings` like every setting.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.models import llm_process, reader_model
 from assistant.models.llm import LLM, LLMError
 from assistant.models.openai_chat import OpenAIChat

@@ -24,7 +24,7 @@ from typing import Any
 
 from safetensors.numpy import save as _st_save
 
-from assistant import environment
+from assistant import env_settings as environment
 from assistant.models.e5s1 import Container, check_tokenizer, hf_state_dict, parse_container
 
 DEFAULT_MODEL = "multilingual-e5-small"

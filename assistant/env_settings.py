@@ -1,4 +1,5 @@
-"""The environment, read in one place: every variable this package reads is declared here, with what it sets.
+"""Settings from the environment, read in one place (the leaf half of settings: settings.py is the other): every
+variable this package reads is declared here, with what it sets.
 
 `Settings.from_env()` (settings.py) is how the package is configured: it reads its groups (reader, store,
 runtime) through this module and hands the values to constructors as arguments. Code below the settings
