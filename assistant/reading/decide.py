@@ -151,10 +151,14 @@ def weights() -> dict:
     return json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
 
 
+def logistic(model: dict, x: Sequence[float]) -> float:
+    """A fitted logistic regression's probability for the signal vector `x`."""
+    z = model["intercept"] + sum(w * v for w, v in zip(model["coef"], x))
+    return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+
+
 def probability(signals: Signals, model: dict | None = None) -> float:
-    m = model or weights()
-    z = m["intercept"] + sum(w * x for w, x in zip(m["coef"], signals.vector()))
-    return 1 / (1 + math.exp(-z))
+    return logistic(model or weights(), signals.vector())
 
 
 def decide(signals: Signals, asks: str, model: dict | None = None) -> Decision:
@@ -227,9 +231,7 @@ def short_model() -> dict:
 
 def p_short(s: ShortSignals, model: dict | None = None) -> float:
     """P(the chosen span is the right short answer), fitted on KorQuAD dev and the news dev half."""
-    m = model or short_model()
-    z = m["intercept"] + sum(w * x for w, x in zip(m["coef"], s.vector()))
-    return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+    return logistic(model or short_model(), s.vector())
 
 
 def short_threshold(model: dict | None = None) -> float:
