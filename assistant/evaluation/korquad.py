@@ -136,8 +136,10 @@ def retrieval(rows: Sequence[Row]) -> dict:
 def score_split(full: Sequence[Row], held: Sequence[Row]) -> dict:
     """The figures of one split: `full` asked of the full index, `held` of the left-out one."""
     counts = scoring.short_counts([(r.short, r.gold) for r in full])
-    curve = scoring.risk_coverage([(r.score, scoring.short_right(r.short, r.gold)) for r in full if r.short],
-                                  len(full))
+    # The gate's curve: every span the reader chose (shown or held back), most likely right first, so that the
+    # shipped threshold is one point of it and the rest of the trade-off is visible.
+    curve = scoring.risk_coverage([(r.score, scoring.short_right(c, r.gold)) for r in full
+                                   if not r.abstained and (c := _chosen(r))], len(full))
     gone = [r for r in held if r.left_out]
     kept = [r for r in held if not r.left_out]
     ms = [r.ms for r in full]
@@ -145,6 +147,7 @@ def score_split(full: Sequence[Row], held: Sequence[Row]) -> dict:
         "questions": len(full), "articles": len({r.doc_id for r in full}),
         "retrieval": retrieval(full),
         "short": counts.as_dict(),
+        "chosen": scoring.short_counts([("" if r.abstained else _chosen(r), r.gold) for r in full]).as_dict(),
         "risk_coverage": curve.as_dict(),
         "curve": {"coverage": [round(c, 4) for c in curve.coverage],
                   "precision": [round(p, 4) for p in curve.precision]},
@@ -156,6 +159,26 @@ def score_split(full: Sequence[Row], held: Sequence[Row]) -> dict:
                                                                              len(kept))},
         "answer_ms": {"p50": _pct(ms, 50), "p95": _pct(ms, 95)},
     }
+
+
+def _chosen(r: Row) -> str:
+    """The span the reader chose, whether or not its short answer was shown; "" for NONE or no reader."""
+    chosen = r.short or (r.extra or {}).get("chosen") or ""
+    return "" if chosen == "NONE" else chosen
+
+
+def rescore(path: Path, short_threshold: float | None = None, short_chars: int = 60) -> dict:
+    """One split's figures again from its saved rows (`write_rows`), without asking anything. With
+    `short_threshold`, the short-answer gate is replayed at that threshold: it decides only whether the chosen
+    span is shown (a Korean reader's short answer is the span itself), so the figures are those a run with it
+    would give."""
+    rows = [Row(**{**d, "gold": tuple(d["gold"]), "ranks": tuple(d["ranks"])})
+            for d in map(json.loads, path.read_text(encoding="utf-8").splitlines())]
+    if short_threshold is not None:
+        rows = [dataclasses.replace(r, short=c if not r.abstained and (c := _chosen(r)) and r.score >= short_threshold
+                                    and not (r.extra.get("chosen_kind") == "clause" and len(c) > short_chars)
+                                    else "") for r in rows]
+    return score_split([r for r in rows if r.index == "full"], [r for r in rows if r.index != "full"])
 
 
 def _share(a: int, b: int) -> float | None:

@@ -22,11 +22,14 @@ def _rows(split: dict) -> list[tuple[str, str]]:
         ("short answer EM / F1 (KorQuAD scoring, ×100)", f"{_f(s['em'], True)} / {_f(s['f1'], True)}"),
         ("answer text holds the gold ('right' of the whole answer shown)", _f(split.get("answer_holds_gold"))),
         ("short shown / right / wrong", f"{s['shown']} / {s['right']} / {s['wrong']}"),
+        *([("were every chosen span shown: EM / F1; shown / right / wrong",
+            f"{_f(c['em'], True)} / {_f(c['f1'], True)}; {c['shown']} / {c['right']} / {c['wrong']}")]
+          if (c := split.get("chosen")) else []),
         ("short precision (right / shown)", _f(s["precision"])),
         ("short coverage (shown / answerable)", _f(s["coverage"])),
-        ("risk-coverage: AURC (lower is better)", _f(rc["aurc"])),
-        ("risk-coverage: area under precision (higher is better)", _f(rc["area"])),
-        ("precision at 60% coverage", _f(rc["precision_at_60"])),
+        ("chosen spans, risk-coverage: AURC (lower is better)", _f(rc["aurc"])),
+        ("chosen spans, risk-coverage: area under precision (higher is better)", _f(rc["area"])),
+        ("chosen spans: precision at 60% coverage", _f(rc["precision_at_60"])),
         ("refused on the full index (false refusals)", _f(split["refused_full_index"])),
         ("left-out index: questions about left-out articles refused (n)",
          f"{_f(ab['left_out_refused'])} ({ab['left_out_questions']})"),
@@ -58,8 +61,9 @@ def markdown(result: dict) -> str:
         "answer scores 0. Human performance (leaderboard, gold paragraph given): EM 80.17, F1 91.20.",
         "- Right: a gold answer is inside the short answer and the short answer is brief (≤ 20 characters or ≤ "
         "twice the gold's length). Retrieval: a passage is relevant when it holds the gold span.",
-        "- Risk-coverage: shown short answers sorted by `scoring.short_score` (p_short, else P(answerable), else the "
-        "answer's confidence); coverage counts all answerable questions. Plot: "
+        "- Risk-coverage: every span the reader chose (shown as the short answer or held back by the gate) sorted "
+        "by `scoring.short_score` (P(short right), else P(answerable), else the answer's confidence); coverage "
+        "counts all answerable questions; the shipped threshold shows the top of it (\"short shown\"). Plot: "
         "[korquad_risk_coverage.png](korquad_risk_coverage.png).",
         "- Per-question rows (the reader's signals in `extra`): `eval/korquad_runs/<split>-<reader>.jsonl`.",
         "",
