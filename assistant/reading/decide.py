@@ -10,8 +10,9 @@ decision also weighs what the retrieval and the text say:
 - `entity_missing`: the share of the question's names, numbers and dates that the chosen
   sentence does not contain (Samsung's stock fall is not Nvidia's);
 - `coverage`: for a Korean question, the share of its content words in the chosen sentence.
-The weights live in data/decide.json, written by eval/tune_reader.py; the threshold was set there
-so that at most 5% of dev's answerable questions are refused.
+The weights live in data/decide.json (and data/short.json for showing the short answer), written by
+eval/tune_short.py from KorQuAD dev and the news dev half; its thresholds are read off cross-validated
+probabilities.
 """
 
 from __future__ import annotations
