@@ -253,8 +253,9 @@ class Assistant:
             yield Event("answer", answer=self._extractive(r, t0, [notice], diag, timings))
             return
         answer = self._finish(r, t0, quote, steps.span_quote(cand), short, english, diag, timings)
-        if english is not None:
-            yield Event("text", answer.text[len(short) + 2 if short else 0:])
+        rest = answer.text[len(short) + 2 if short else 0:]  # the checked body, after the short answer
+        if rest:
+            yield Event("text", rest)
         yield Event("answer", answer=answer)
 
     def _finish(self, r: steps.Retrieved, t0: float, quote: Quote, span: Quote | None, short: str,
