@@ -496,7 +496,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             with Fetcher(delay=settings.fetch_delay, timeout=settings.fetch_timeout) as fetcher:
                 report = sync(args.articles or default_articles_dir(), args.index or default_index_dir(),
                               embedder=embedder, chunk=settings.chunk, fetcher=fetcher, progress=not args.quiet,
-                              only=getattr(args, "only", None))
+                              only=getattr(args, "only", None), store=settings.store)
         except (ValueError, NewsQAError) as e:
             if every is None:
                 raise

@@ -56,7 +56,8 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path, refreshed: 
         try:
             with Fetcher(delay=settings.fetch_delay, timeout=settings.fetch_timeout) as fetcher:
                 report = sync(articles_dir, index_dir, embedder=assistant.retriever.embedder, chunk=settings.chunk,
-                              fetcher=fetcher, progress=True, stage=lambda f, label: progress(f, desc=label))
+                              fetcher=fetcher, progress=True, stage=lambda f, label: progress(f, desc=label),
+                              store=settings.store)
         except (ValueError, NewsQAError) as e:
             return _lines([str(e)], "qa-refused"), source_rows(articles_dir), *[gr.skip()] * len(refreshed)
         status = _lines([report.summary()], "qa-added") + _lines([str(f) for f in report.failed], "qa-refused")

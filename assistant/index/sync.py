@@ -43,6 +43,7 @@ from assistant.index.sources import (
     status_row,
     with_source,
 )
+from assistant.index.store import StoreSpec, parse_store
 from assistant.ingest.corpus import METADATA_FILE, UnreadableFile, article_files, load_metadata, parse_article
 from assistant.ingest.dates import parse_date
 from assistant.ingest.feeds import FeedError, parse_feed
@@ -108,12 +109,15 @@ def add_source(articles_dir: Path, kind: str, location: str, *, name: str = "", 
 
 
 def sync(articles_dir: Path, index_dir: Path, *, embedder, chunk=None, fetcher: Fetcher | None = None,  # noqa: ANN001
-         progress: bool = False, stage: Callable[[float, str], None] = _quiet, only: str | None = None) -> SyncReport:
+         progress: bool = False, stage: Callable[[float, str], None] = _quiet, only: str | None = None,
+         store: StoreSpec | None = None) -> SyncReport:
     """Fetch every source (or the one named `only`) and bring the index up to date; see the module's docstring.
 
     `stage(fraction, label)` is told how far the sync is (for the UI's progress bar); `progress` shows
-    tqdm bars on the terminal (sources, then the build's embedding).
+    tqdm bars on the terminal (sources, then the build's embedding). `store`: the caller's Settings.store
+    (default: NEWSQA_STORE's).
     """
+    store = store if store is not None else parse_store()
     from tqdm import tqdm
 
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
@@ -135,25 +139,26 @@ def sync(articles_dir: Path, index_dir: Path, *, embedder, chunk=None, fetcher: 
             if own:
                 fetcher.close()
         build = None
-        if run.touched or not _up_to_date(articles_dir, index_dir, embedder, chunk):
+        if run.touched or not _up_to_date(articles_dir, index_dir, embedder, chunk, store):
             stage(0.8, "indexing")
             build = library._rebuild(articles_dir, index_dir, embedder, chunk, progress,
-                                     "the articles were synced")
+                                     "the articles were synced", store)
         stage(1.0, "done")
     return SyncReport(tuple(run.added), tuple(run.changed), run.unchanged, tuple(run.removed), tuple(run.failed),
                       build, fetcher.requests)
 
 
-def _up_to_date(articles_dir: Path, index_dir: Path, embedder, chunk) -> bool:  # noqa: ANN001
-    from assistant.index.store import parse_store
-    from assistant.index.stores import is_up_to_date
+def _up_to_date(articles_dir: Path, index_dir: Path, embedder, chunk, store: StoreSpec) -> bool:  # noqa: ANN001
+    from assistant.index.manifest import is_up_to_date
+    from assistant.index.stores import open_store
     from assistant.index.vectors import effective_method, sentence_method
     from assistant.ingest.chunking import ChunkSettings
 
     if not article_files(articles_dir):
         return True  # nothing to index yet: no build, and no error for an empty library
-    return is_up_to_date(parse_store(), index_dir, articles_dir, model=embedder.name, chunk=chunk or ChunkSettings(),
-                         sentence_vectors=effective_method(embedder, sentence_method()))
+    return is_up_to_date(index_dir, articles_dir, model=embedder.name, chunk=chunk or ChunkSettings(),
+                         sentence_vectors=effective_method(embedder, sentence_method()),
+                         manifest_of=open_store(store, index_dir).read_manifest)
 
 
 class _Run:

@@ -7,7 +7,7 @@ MESSAGES = {
         "korean_source": "",
         "articles_say": "기사 내용:",
         "from_article": "기사 원문",
-        "pointer": "",
+        "pointer": "이 답의 근거 문장은 아래에 기사 원문 그대로 인용합니다 [{marker}].",
         "reader_missing": "AI 답변기를 쓸 수 없어 기사 문장을 그대로 인용합니다: {why}",
         "reader_failed": "AI 답변기가 실패해 기사 문장을 그대로 인용합니다: {why}",
         "dropped": "기사에서 확인되지 않은 문장 {n}개를 뺐습니다.",

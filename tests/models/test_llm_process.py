@@ -51,7 +51,7 @@ def test_sigkill_mid_answer_falls_back_then_a_fresh_model_answers(reader_assista
     assert any("died" in n and "SIGKILL" in n for n in ans.notices), ans.notices
     again = reader_assistant.ask(KO)
     assert llm.pid != before
-    assert again.reader.backend == "llama.cpp" and again.short == "17%"
+    assert again.reader.backend == "llama.cpp" and again.diagnostics.chosen == "17%"  # the model chose again
 
 
 def test_sigstop_hang_hits_the_deadline_then_a_fresh_model_answers(reader_assistant, monkeypatch):
@@ -69,4 +69,4 @@ def test_sigstop_hang_hits_the_deadline_then_a_fresh_model_answers(reader_assist
     with pytest.raises(ProcessLookupError):
         os.kill(hung, 0)  # the hung process was killed, not left behind
     again = reader_assistant.ask(KO)
-    assert llm.pid != hung and again.reader.backend == "llama.cpp" and again.short == "17%"
+    assert llm.pid != hung and again.reader.backend == "llama.cpp" and again.diagnostics.chosen == "17%"

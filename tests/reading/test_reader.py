@@ -66,11 +66,19 @@ EN = "so what odds does the Qwen guy at Alibaba give chinese labs of overtaking 
 
 
 def test_english_answer_is_english_with_the_korean_original(reader_assistant, retriever):
+    """English only, resting on the Korean sentence that holds the answer: its checked translation when one
+    passes, else a plain pointer to that sentence (quoted as it stands)."""
     ans = reader_assistant.ask(EN)
-    assert "20%" in ans.text and ans.lang == "en"
+    assert ans.lang == "en" and not ans.abstained
     assert not re.search("[가-힣]", ans.text)  # the answer itself is English ...
     assert_checked(ans, retriever.index.articles)
     assert any(re.search("[가-힣]", q.text) and "20%" in q.text for q in ans.quotes)  # ... resting on Korean
+    translated = [s for s in ans.sentences if s.kind == "translation"]
+    if translated:
+        assert ans.diagnostics.translation_ok and "20%" in translated[0].text and translated[0].text in ans.text
+    else:
+        assert ans.diagnostics.translation_ok is False and "original Korean" in ans.text
+        assert "20%" in ans.sentences[0].quotes[0].text
 
 
 def test_question_the_articles_do_not_answer_is_refused(reader_assistant):
