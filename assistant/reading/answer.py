@@ -276,8 +276,10 @@ class Assistant:
             sentences = (Sentence(f"{english.text} [{quote.marker}]", (quote.marker,), True, (quote,),
                                   kind="translation"),)
             body = sentences[0].text
-        else:  # the translation failed a check: the Korean sentence, quoted, and a plain pointer to it
-            sentences = (Sentence(lines[0][0], (quote.marker,), True, (quote,)),)
+        else:  # the translation failed a check: never shown; a plain pointer to the Korean sentence it rests on
+            rejected = diag.translation or ""
+            sentences = (Sentence(f"{rejected} [{quote.marker}]", (quote.marker,), False, (quote,),
+                                  (english.why,), kind="translation"),)
             body = m["pointer"].format(marker=quote.marker)
             notices.append(m["unverified_english"])
         heading = "" if short else m["articles_say"]

@@ -105,8 +105,9 @@ def test_a_translation_that_flips_the_direction_is_not_shown(retriever, decision
     ans = Assistant(retriever, llm=llm).ask(FALL_EN)
     assert ans.short == "17%"  # an amount: converted, not translated, so checked by construction
     assert "rose" not in ans.text
-    assert not any(s.kind == "translation" for s in ans.sentences)
-    assert ans.sentences[0].kind == "quote" and "폭락" in ans.sentences[0].text
+    s = ans.sentences[0]  # the rejected translation: kept for the record, never verified nor in the text
+    assert s.kind == "translation" and not s.verified and s.text not in ans.text
+    assert "폭락" in s.quotes[0].text and s.missing
     assert ans.diagnostics.translation_ok is False
     assert "quoted below in the original Korean" in ans.text
 

@@ -73,12 +73,12 @@ def test_english_answer_is_english_with_the_korean_original(reader_assistant, re
     assert not re.search("[가-힣]", ans.text)  # the answer itself is English ...
     assert_checked(ans, retriever.index.articles)
     assert any(re.search("[가-힣]", q.text) and "20%" in q.text for q in ans.quotes)  # ... resting on Korean
-    translated = [s for s in ans.sentences if s.kind == "translation"]
+    translated = [s for s in ans.sentences if s.kind == "translation" and s.verified]
     if translated:
         assert ans.diagnostics.translation_ok and "20%" in translated[0].text and translated[0].text in ans.text
     else:
         assert ans.diagnostics.translation_ok is False and "original Korean" in ans.text
-        assert "20%" in ans.sentences[0].quotes[0].text
+        assert "20%" in ans.sentences[0].quotes[0].text and not ans.sentences[0].verified
 
 
 def test_question_the_articles_do_not_answer_is_refused(reader_assistant):
