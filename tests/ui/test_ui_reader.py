@@ -137,4 +137,8 @@ def test_browser_ui_stays_up_when_the_model_crashes_or_hangs(impatient_page, mon
     reply = page.locator("#qa-chat .qa-reply").last
     assert llm.pid != before
     assert "qwen2.5" in reply.locator(".qa-reader-info").inner_text() and "17%" in reply.inner_text()
-    assert reply.locator("mark.qa-answer-span").first.inner_text() == "17%"  # highlighted in its sentence
+    marks = reply.locator("mark.qa-answer-span")
+    if marks.count():  # a short answer the gate shows is highlighted in its sentence
+        assert marks.first.inner_text() == "17%"
+    else:  # held back by the gate: the quotes under their heading
+        assert "기사 내용:" in reply.inner_text()
