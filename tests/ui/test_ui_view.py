@@ -26,7 +26,10 @@ GEOMETRY = """() => {
   return {top: a.top, boxTop: b.top, boxBottom: b.bottom, window: window.innerHeight,
           scrollTop: box.scrollTop, clientHeight: box.clientHeight, scrollHeight: box.scrollHeight};
 }"""
-IN_VIEW = f"() => {{ const g = ({GEOMETRY})(); return g.top >= g.boxTop - 1 && g.top + 24 <= g.boxBottom; }}"
+# Every condition the assertions below check: the UI scrolls a few tens of ms after the reply renders, so wait for
+# all of them (the chat's own box and the window), not for part of them.
+IN_VIEW = (f"() => {{ const g = ({GEOMETRY})(); return g.top >= g.boxTop - 1 && g.top + 24 <= g.boxBottom"
+           " && g.top >= 0 && g.top + 24 <= g.window && g.scrollTop + g.clientHeight < g.scrollHeight - 50; }")
 
 
 def assert_answer_in_view(page) -> dict:
