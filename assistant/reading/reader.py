@@ -15,7 +15,7 @@ so; sentences that address the model with orders are left out of its context alt
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +23,6 @@ import numpy as np
 from assistant.index.store import LoadedIndex
 from assistant.ingest.dates import annotate
 from assistant.models.llm import LLM, Message
-from assistant.reading import verify
 from assistant.reading.candidates import Candidate
 
 # One prefix for both tasks (the system prompt and worked examples), so its KV cache is reused by every
@@ -95,82 +94,6 @@ def prefix() -> list[Message]:
 def messages(question: str, evidence: Sequence[Evidence]) -> list[Message]:
     block = "\n".join(e.render() for e in evidence)
     return [*prefix(), {"role": "user", "content": QUESTION.format(evidence=block, question=question)}]
-
-
-def _has_words(s: str) -> bool:
-    return any(c.isalnum() for c in verify.strip_markers(s))
-
-
-class Gate:
-    """Release streamed text only as far as it is known to be true.
-
-    Text is held back from the first number, date or Latin name that is not found in
-    any evidence passage, from an unclosed marker, and from a word still being typed.
-    The short answer and each sentence are checked again, with their markers, once complete.
-    """
-
-    def __init__(self, evidence: Mapping[int, str], years: Mapping[int, tuple[int, ...]]) -> None:
-        self.evidence = evidence
-        self.years = years
-        self.all_years = tuple(sorted({y for ys in years.values() for y in ys}))
-        self.text = ""
-        self.released = 0
-        self.blocked_at: int | None = None  # set once a false claim appears; cleared at a new sentence
-
-    def feed(self, piece: str) -> str:
-        """Add a piece of the reply; return the newly releasable text."""
-        self.text += piece
-        return self._advance(final=False)
-
-    def close(self) -> str:
-        return self._advance(final=True)
-
-    def _advance(self, final: bool) -> str:
-        text = self.text
-        limit = horizon = len(text)
-        if not final:
-            cut = max(text.rfind(" "), text.rfind("\n"))
-            limit = cut + 1 if cut >= self.released else self.released
-            # A number may still get its scale word or unit ("5" -> "5 billion dollars"): a claim is judged
-            # only once two more words have followed it.
-            starts = [m.start() for m in re.finditer(r"\S+", text)]
-            horizon = starts[-2] if len(starts) >= 2 else 0
-        # Each sentence is judged afresh: a false claim blocks only the rest of its own sentence.
-        segment_start = max(text.rfind("\n", 0, self.released) + 1, _last_boundary(text, self.released))
-        if self.blocked_at is not None and _last_boundary(text, limit) > self.blocked_at:
-            self.blocked_at = None
-            self.released = _last_boundary(text, limit)
-            segment_start = self.released
-        if self.blocked_at is not None:
-            return ""
-        bracket = text.find("[", self.released, limit)
-        if bracket != -1 and not final:
-            close = text.find("]", bracket)
-            if close == -1 or close >= limit:
-                limit = bracket
-        segment = text[segment_start:limit if final else len(text)]
-        for c in verify.claims(segment):
-            start, end = segment_start + c.start, segment_start + c.end
-            if start >= limit:
-                break
-            if not final and end > horizon:
-                limit = min(limit, start)  # still being written
-                break
-            if not any(verify.supported(c, ev, self.all_years) for ev in self.evidence.values()):
-                self.blocked_at = start
-                limit = min(limit, start)
-                break
-        out = text[self.released:limit] if limit > self.released else ""
-        self.released = max(self.released, limit)
-        return out
-
-
-def _last_boundary(text: str, upto: int) -> int:
-    """Start of the sentence that `upto` falls in."""
-    best = 0
-    for m in re.finditer(r"(?<=[.!?。\]])\s+|\n", text[:upto]):
-        best = m.end()
-    return best
 
 
 def pick_sentences(index: LoadedIndex, hits: Sequence, qvec: np.ndarray, depth: int,
