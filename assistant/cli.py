@@ -1,4 +1,4 @@
-"""`python -m assistant ...`: build, add, remove, list, search, ask, eval, bench, ui, mcp.
+"""`python -m assistant ...`: build, add, remove, list, search, ask, eval, bench, ui, mcp (sources: cli_sources.py).
 
 Errors are one clear line on stderr and a non-zero exit (2 for bad input), never a traceback.
 """
@@ -11,6 +11,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from . import cli_sources
 from .errors import NewsQAError
 
 
@@ -136,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("prepare", help="convert the embedding model and assemble the reader model (once)")
     m.set_defaults(func=cmd_prepare)
-    _source_parsers(sub)
+    cli_sources.add_parsers(sub)
     return p
 
 
@@ -273,8 +274,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     from .settings import Settings, default_articles_dir, default_index_dir
 
-    if any(_is_url(f) for f in args.files):
-        return cmd_add_url(args)
+    if any(cli_sources.is_url(f) for f in args.files):
+        return cli_sources.cmd_add_url(args)
     uploads, unreadable = [], []
     for path in map(Path, args.files):
         try:
@@ -405,106 +406,3 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         return 1
     print("reader: a short decode in a child process succeeded (no AMX in the loaded llama.cpp)")
     return 0
-
-
-# --- sources: follow URL, add URL, watch DIR, sync (issue 22) ----------------------------------
-
-
-def _source_parsers(sub: argparse._SubParsersAction) -> None:
-    f = sub.add_parser("follow", help="follow an RSS or Atom feed (fetched by sync)")
-    f.add_argument("url")
-    w = sub.add_parser("watch", help="follow a folder of article files (added, changed and deleted files)")
-    w.add_argument("folder", type=Path)
-    for s in (f, w):
-        s.add_argument("--name", default="", help="the source's name (default: the host and path, the folder's name)")
-        s.add_argument("--outlet", default="", help="outlet of its articles (default: from the page or dateline)")
-        s.add_argument("--articles", type=Path, help="articles directory (default: articles/)")
-        s.set_defaults(func=cmd_follow if s is f else cmd_watch)
-    y = sub.add_parser("sync", help="fetch every source and bring the index up to date")
-    when = y.add_mutually_exclusive_group()
-    when.add_argument("--once", action="store_true", help="one sync, then exit (the default)")
-    when.add_argument("--every", metavar="INTERVAL", help="sync again every INTERVAL (30s, 15m, 1h) until Ctrl-C")
-    y.add_argument("--articles", type=Path, help="articles directory (default: articles/)")
-    y.add_argument("--index", type=Path, help="index directory (default: index/)")
-    y.add_argument("--quiet", action="store_true", help="no progress bars")
-    y.set_defaults(func=cmd_sync)
-
-
-def _is_url(text: str) -> bool:
-    return "://" in text
-
-
-def interval_seconds(text: str) -> float:
-    """"30s", "15m", "1h" or a number of minutes, as seconds; ValueError for anything else."""
-    import re
-
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text or "")
-    if not m or float(m[1]) <= 0:
-        raise ValueError(f"--every {text!r}: give an interval like 30s, 15m or 1h")
-    return float(m[1]) * {"s": 1, "m": 60, "h": 3600, "": 60}[m[2]]
-
-
-def cmd_follow(args: argparse.Namespace) -> int:
-    from assistant.index.sync import add_source
-
-    from .settings import default_articles_dir
-
-    s = add_source(args.articles or default_articles_dir(), "feed", args.url, name=args.name, outlet=args.outlet)
-    print(f"following {s.name!r} ({s.location}); `python -m assistant sync` fetches it")
-    return 0
-
-
-def cmd_watch(args: argparse.Namespace) -> int:
-    from assistant.index.sync import add_source
-
-    from .settings import default_articles_dir
-
-    s = add_source(args.articles or default_articles_dir(), "folder", str(args.folder), name=args.name,
-                   outlet=args.outlet)
-    print(f"watching {s.name!r} ({s.location}); `python -m assistant sync` brings its files in")
-    return 0
-
-
-def cmd_add_url(args: argparse.Namespace) -> int:
-    """`add URL`: follow one page (its changes too, on each sync) and fetch it now."""
-    from assistant.index.sync import add_source
-
-    from .settings import default_articles_dir
-
-    if len(args.files) != 1:
-        raise ValueError("add one URL at a time, without files")
-    s = add_source(args.articles or default_articles_dir(), "page", args.files[0], outlet=args.outlet)
-    args.only, args.every = s.name, None
-    return cmd_sync(args)
-
-
-def cmd_sync(args: argparse.Namespace) -> int:
-    import time
-
-    from assistant.index.sync import sync
-    from assistant.ingest.fetch import Fetcher
-    from assistant.models.embedding import Embedder
-
-    from .settings import Settings, default_articles_dir, default_index_dir
-
-    every = interval_seconds(args.every) if getattr(args, "every", None) else None
-    settings = Settings()
-    embedder = Embedder(settings.model)
-    while True:
-        started = time.monotonic()
-        try:
-            with Fetcher(delay=settings.fetch_delay, timeout=settings.fetch_timeout) as fetcher:
-                report = sync(args.articles or default_articles_dir(), args.index or default_index_dir(),
-                              embedder=embedder, chunk=settings.chunk, fetcher=fetcher, progress=not args.quiet,
-                              only=getattr(args, "only", None), store=settings.store)
-        except (ValueError, NewsQAError) as e:
-            if every is None:
-                raise
-            print(f"error: {e}", file=sys.stderr)  # --every keeps going: the next round may succeed
-        else:
-            for f in report.failed:
-                print(f, file=sys.stderr)
-            print(report.summary(), flush=True)
-        if every is None:
-            return 0
-        time.sleep(max(0.0, every - (time.monotonic() - started)))

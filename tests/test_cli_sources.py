@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.cli import interval_seconds, main
+from assistant.cli import main
+from assistant.cli_sources import interval_seconds
 from assistant.index.sources import read_sources
 from newssite import RSS_STORIES, NewsSite, standard_site
 
