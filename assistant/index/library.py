@@ -106,7 +106,7 @@ class Row:
 # --- reading a file ---------------------------------------------------------------------
 
 
-def _article(name: str, data: bytes, meta: dict | None = None) -> Article:
+def checked_article(name: str, data: bytes, meta: dict | None = None) -> Article:
     """The cleaned article a file would become; raises UnreadableFile with the reason."""
     if Path(name).suffix.lower() not in SUFFIXES:
         raise UnreadableFile(f"not a {', '.join(SUFFIXES)} file")
@@ -120,7 +120,7 @@ def _article(name: str, data: bytes, meta: dict | None = None) -> Article:
 
 def prefill(name: str, data: bytes) -> Draft:
     """The form's starting values for one file. Raises UnreadableFile (the reason to show)."""
-    a = _article(name, data)
+    a = checked_article(name, data)
     outlet, reporter = "", a.reporter
     for para in a.text.split("\n\n")[:12]:
         m = DATELINE.match(para)
@@ -188,7 +188,7 @@ def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embed
             try:
                 draft = prefill(name, up.data)
                 meta = _meta(up, draft)
-                article = _article(name, up.data, meta)
+                article = checked_article(name, up.data, meta)
             except (UnreadableFile, ValueError) as e:
                 rejected.append(Rejected(name, str(e)))
                 continue
@@ -197,18 +197,18 @@ def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embed
                 continue
             filename = _free_name(name, article.sha256, existing | {Path(f).stem for f, *_ in accepted})
             known[article.sha256] = Path(filename).stem
-            accepted.append((filename, _stored_bytes(up.data), meta, article))
+            accepted.append((filename, stored_bytes(up.data), meta, article))
         if not accepted:
             return AddReport((), tuple(rejected), None)
         stage("saving")
         metadata = load_metadata(articles_dir)
         for filename, _, meta, _ in accepted:
             metadata[filename] = meta
-        _write_atomic(articles_dir / METADATA_FILE, _json(metadata))  # an entry without its file is ignored
+        write_atomic(articles_dir / METADATA_FILE, json_bytes(metadata))  # an entry without its file is ignored
         for filename, data, _, _ in accepted:
-            _write_atomic(articles_dir / filename, data)
+            write_atomic(articles_dir / filename, data)
         stage("indexing")
-        report = _rebuild(articles_dir, index_dir, embedder, chunk, progress,
+        report = rebuild(articles_dir, index_dir, embedder, chunk, progress,
                           f"saved {', '.join(f for f, *_ in accepted)}", store)
     return AddReport(tuple(Path(f).stem for f, *_ in accepted), tuple(rejected), report)
 
@@ -233,13 +233,13 @@ def remove(doc_id: str, articles_dir: Path, index_dir: Path, *, embedder, chunk=
         if rel in metadata or path.name in metadata:
             metadata.pop(rel, None)
             metadata.pop(path.name, None)
-            _write_atomic(articles_dir / METADATA_FILE, _json(metadata))
+            write_atomic(articles_dir / METADATA_FILE, json_bytes(metadata))
         stage("indexing")
-        return _rebuild(articles_dir, index_dir, embedder, chunk, progress, f"removed {path.name}", store)
+        return rebuild(articles_dir, index_dir, embedder, chunk, progress, f"removed {path.name}", store)
 
 
-def _rebuild(articles_dir: Path, index_dir: Path, embedder, chunk, progress: bool, done: str,  # noqa: ANN001
-             store: StoreSpec | None) -> BuildReport:
+def rebuild(articles_dir: Path, index_dir: Path, embedder, chunk, progress: bool, done: str,  # noqa: ANN001
+            store: StoreSpec | None) -> BuildReport:
     """The incremental build into `store` (the caller's Settings.store; default NEWSQA_STORE's); if it cannot
     run, say what was already done and what to run."""
     try:
@@ -267,7 +267,7 @@ def _meta(up: Upload, draft: Draft) -> dict:
     return meta
 
 
-def _stored_bytes(data: bytes) -> bytes:
+def stored_bytes(data: bytes) -> bytes:
     """Stored as UTF-8 when it came in another encoding (CP949, UTF-16): the build reads what was checked."""
     from assistant.ingest.corpus import decode
 
@@ -302,11 +302,11 @@ def _indexed_texts(index_dir: Path) -> dict[str, str]:
             if isinstance(r, dict) and isinstance(r.get("text"), str)}
 
 
-def _json(data: dict) -> bytes:
+def json_bytes(data: dict) -> bytes:
     return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Write a temp file beside `path`, fsync it, rename it over `path`: readers see old or new, never half."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-", suffix=".part")
     try:

@@ -101,7 +101,7 @@ def add_source(articles_dir: Path, kind: str, location: str, *, name: str = "", 
     source = Source(" ".join(name.split()) or default_name(kind, location), kind, location, " ".join(outlet.split()))
     sources = with_source(read_sources(articles_dir), source)
     articles_dir.mkdir(parents=True, exist_ok=True)
-    library._write_atomic(articles_dir / SOURCES_FILE, dump_sources(sources))
+    library.write_atomic(articles_dir / SOURCES_FILE, dump_sources(sources))
     return source
 
 
@@ -141,7 +141,7 @@ def sync(articles_dir: Path, index_dir: Path, *, embedder, chunk=None, fetcher: 
         build = None
         if run.touched or not _up_to_date(articles_dir, index_dir, embedder, chunk, store):
             stage(0.8, "indexing")
-            build = library._rebuild(articles_dir, index_dir, embedder, chunk, progress,
+            build = library.rebuild(articles_dir, index_dir, embedder, chunk, progress,
                                      "the articles were synced", store)
         stage(1.0, "done")
     return SyncReport(tuple(run.added), tuple(run.changed), run.unchanged, tuple(run.removed), tuple(run.failed),
@@ -267,11 +267,11 @@ class _Run:
                 draft = library.prefill(path.name, data)
                 meta = {"title": draft.title, "outlet": source.outlet or draft.outlet, "reporter": draft.reporter,
                         "path": key, "source": source.name}
-                sha = library._article(name, data, _fields(meta)).sha256
+                sha = library.checked_article(name, data, _fields(meta)).sha256
             except (UnreadableFile, OSError, ValueError) as e:
                 self.failed.append(Failure(str(path), str(e) or type(e).__name__))
                 continue
-            self._store(key, name, library._stored_bytes(data), meta, sha, source,
+            self._store(key, name, library.stored_bytes(data), meta, sha, source,
                         {"mtime_ns": st.st_mtime_ns, "size": st.st_size})
         for key, item in list(self.state["items"].items()):
             if item.get("source") == source.name and key not in seen:
@@ -292,8 +292,8 @@ class _Run:
             meta = {**_fields(meta), "added": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
             metadata = load_metadata(self.dir)
             metadata[name] = meta
-            library._write_atomic(self.dir / METADATA_FILE, library._json(metadata))
-            library._write_atomic(path, data)
+            library.write_atomic(self.dir / METADATA_FILE, library.json_bytes(metadata))
+            library.write_atomic(path, data)
             (self.changed if old else self.added).append(Path(name).stem)
             self.touched = True
         self.state["items"][key] = {"file": name, "sha256": sha, "source": source.name, **extra}
@@ -306,14 +306,14 @@ class _Run:
             path.unlink()
             metadata = load_metadata(self.dir)
             if metadata.pop(name, None) is not None:
-                library._write_atomic(self.dir / METADATA_FILE, library._json(metadata))
+                library.write_atomic(self.dir / METADATA_FILE, library.json_bytes(metadata))
             self.removed.append(Path(name).stem)
             self.touched = True
         del self.state["items"][key]
         self.save()
 
     def save(self) -> None:
-        library._write_atomic(self.dir / STATE_FILE, dump_state(self.state))
+        library.write_atomic(self.dir / STATE_FILE, dump_state(self.state))
 
 
 def _fields(meta: dict) -> dict:
