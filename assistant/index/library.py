@@ -209,7 +209,7 @@ def add(uploads: Sequence[Upload], articles_dir: Path, index_dir: Path, *, embed
             write_atomic(articles_dir / filename, data)
         stage("indexing")
         report = rebuild(articles_dir, index_dir, embedder, chunk, progress,
-                          f"saved {', '.join(f for f, *_ in accepted)}", store)
+                         f"saved {', '.join(f for f, *_ in accepted)}", store)
     return AddReport(tuple(Path(f).stem for f, *_ in accepted), tuple(rejected), report)
 
 

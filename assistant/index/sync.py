@@ -142,7 +142,7 @@ def sync(articles_dir: Path, index_dir: Path, *, embedder, chunk=None, fetcher: 
         if run.touched or not _up_to_date(articles_dir, index_dir, embedder, chunk, store):
             stage(0.8, "indexing")
             build = library.rebuild(articles_dir, index_dir, embedder, chunk, progress,
-                                     "the articles were synced", store)
+                                    "the articles were synced", store)
         stage(1.0, "done")
     return SyncReport(tuple(run.added), tuple(run.changed), run.unchanged, tuple(run.removed), tuple(run.failed),
                       build, fetcher.requests)
