@@ -28,10 +28,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     when = y.add_mutually_exclusive_group()
     when.add_argument("--once", action="store_true", help="one sync, then exit (the default)")
     when.add_argument("--every", metavar="INTERVAL", help="sync again every INTERVAL (30s, 15m, 1h) until Ctrl-C")
-    y.add_argument("--articles", type=Path, help="articles directory (default: articles/)")
-    y.add_argument("--index", type=Path, help="index directory (default: index/)")
-    y.add_argument("--quiet", action="store_true", help="no progress bars")
+    library_options(y)
     y.set_defaults(func=cmd_sync)
+
+
+def library_options(p: argparse.ArgumentParser) -> None:
+    """--articles, --index and --quiet: where a command that changes the library reads and writes."""
+    p.add_argument("--articles", type=Path, help="articles directory (default: articles/)")
+    p.add_argument("--index", type=Path, help="index directory (default: index/)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def is_url(text: str) -> bool:
