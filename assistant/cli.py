@@ -241,8 +241,8 @@ def print_answer(ans) -> None:  # noqa: ANN001
                         print(f"    ↳ [{q.marker}] {q.text}")
         translated = any(s.verified and s.kind == "translation" for s in ans.sentences)
         print(f"(answered by {ans.reader.name} via {ans.reader.backend}"
-              + ("; ✓ = a translation whose every number, date and name was found in the Korean sentence under it)"
-                 if translated else ")"))
+              + ("; ✓ = a machine translation whose numbers, dates, names, direction and negation were checked "
+                 "against the Korean sentence under it)" if translated else ")"))
     else:
         print(ans.text)
     shown = ans.citations or ans.related

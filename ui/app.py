@@ -77,9 +77,10 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
             yield gr.skip(), gr.skip(), gr.skip(), f"<div class='qa-abstain' role='alert'>{esc(str(e))}</div>", \
                 gr.skip(), gr.skip()
             return
-        articles = assistant.retriever.index.articles  # this request's snapshot (see render.articles_of)
+        index = assistant.retriever.index  # this request's snapshot: answered from and rendered from
+        articles = index.articles
         try:
-            events = assistant.stream(question or "", k=clamp(k), history=history, **period)
+            events = assistant.stream(question or "", k=clamp(k), history=history, index=index, **period)
             first_event = next(events)
         except ValueError:
             notice = f"<div class='qa-abstain' role='alert'>{esc(EMPTY_QUESTION)}</div>"
@@ -129,18 +130,19 @@ def build_app(assistant: Assistant, library: tuple[Path, Path] | None = None) ->
 
     def ask(question: str, k: int = 5, previous: str = "") -> dict:
         """Answer a question from the news articles; returns the answer with its cited passages as JSON."""
-        articles = assistant.retriever.index.articles  # this request's snapshot
+        index = assistant.retriever.index  # this request's snapshot: answered from and rendered from
         try:
-            ans = assistant.ask(question, k=clamp(k), history=[previous] if previous else [])
+            ans = assistant.ask(question, k=clamp(k), history=[previous] if previous else [], index=index)
         except ValueError as e:
             raise gr.Error(str(e), print_exception=False) from None
-        return answer_json(assistant, ans, articles)
+        return answer_json(assistant, ans, index.articles)
 
     def ask_stream(question: str, k: int = 5, previous: str = "") -> Iterator[dict]:
         """The same answer, streamed: {"sources"}, then {"partial": checked text so far}..., then the final JSON."""
-        articles = assistant.retriever.index.articles  # this request's snapshot
+        index = assistant.retriever.index  # this request's snapshot: answered from and rendered from
+        articles = index.articles
         try:
-            events = assistant.stream(question, k=clamp(k), history=[previous] if previous else [])
+            events = assistant.stream(question, k=clamp(k), history=[previous] if previous else [], index=index)
             sources = next(events)
         except ValueError as e:
             raise gr.Error(str(e), print_exception=False) from None

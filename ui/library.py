@@ -8,7 +8,6 @@ it in whole, so the next question sees the new article and one in flight finishe
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import gradio as gr
@@ -17,8 +16,8 @@ import pandas as pd
 from assistant import Assistant
 from assistant.errors import NewsQAError
 from assistant.index.library import MAX_FILES_PER_ADD, Rejected, Upload, add, indexed, prefill, remove
-from assistant.index.stores import open_store
 from assistant.ingest.corpus import MAX_FILE_BYTES, SUFFIXES, UnreadableFile
+from ui.sources import LIBRARY_WRITE, status_lines
 from ui.sources import mount as mount_sources
 
 FORM_HEADERS = ["파일 / File", "제목 / Title", "매체 / Outlet", "날짜 / Date (YYYY-MM-DD)"]
@@ -27,10 +26,6 @@ STAGES = {"waiting": (0.02, "다른 작업을 기다리는 중 / Waiting for ano
           "checking": (0.05, "검사 중 / Checking"), "saving": (0.1, "저장 중 / Saving"),
           "indexing": (0.15, "색인 중 / Indexing")}
 SOURCE_NOTE = {"text": " (추정 / guessed)", "dateline": "", "metadata": "", "none": ""}
-
-
-def _lines(items: list[str], cls: str) -> str:
-    return "".join(f"<div class='{cls}'>{html.escape(t)}</div>" for t in items)
 
 
 def read_upload(path: str) -> bytes:
@@ -50,7 +45,7 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
 
     def swap_in() -> None:
         # Checked like a load, then swapped in whole: a question in flight finishes on the old index.
-        assistant.retriever.swap(open_store(assistant.settings.store, index_dir).load(), index_dir)
+        assistant.retriever.reload(index_dir)
 
     def choices() -> gr.Dropdown:
         return gr.Dropdown(choices=[(f"{r[0]} · {r[2]} ({r[4]})", r[4]) for r in article_rows(assistant)],
@@ -69,11 +64,11 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
             rows.append([name, d.title, d.outlet, d.date])
         for path in (paths or [])[MAX_FILES_PER_ADD:]:
             refused.append(str(Rejected(Path(path).name, f"over the limit of {MAX_FILES_PER_ADD} files at once")))
-        return drafts, rows or None, refused, _lines(refused, "qa-refused")
+        return drafts, rows or None, refused, status_lines(refused, "qa-refused")
 
     def on_add(drafts: list[dict], form, refused: list[str], progress=gr.Progress(track_tqdm=True)) -> tuple:  # noqa: ANN001, B008
         if not drafts:
-            return (_lines(refused or ["파일을 먼저 올려 주세요. / Upload files first."], "qa-refused"),
+            return (status_lines(refused or ["파일을 먼저 올려 주세요. / Upload files first."], "qa-refused"),
                     *[gr.skip()] * 6)
         rows = form.values.tolist() if isinstance(form, pd.DataFrame) else list(form or [])
         uploads = []
@@ -87,7 +82,7 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
                          chunk=assistant.retriever.settings.chunk, progress=True, store=assistant.settings.store,
                          stage=lambda s: progress(*STAGES[s]))
         except NewsQAError as e:
-            return _lines([*refused, str(e)], "qa-refused"), *[gr.skip()] * 6
+            return status_lines([*refused, str(e)], "qa-refused"), *[gr.skip()] * 6
         if report.build:
             progress(0.95, desc="새 색인으로 교체 중 / Swapping in the new index")
             swap_in()
@@ -96,22 +91,23 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
             b = report.build
             done = [f"추가됨 / added: {', '.join(report.added)} — {b.articles} articles, {b.passages} passages, "
                     f"{b.embedded} texts embedded, {b.seconds:.1f} s"]
-        status = _lines(done, "qa-added") + _lines([*refused, *map(str, report.rejected)], "qa-refused")
+        status = status_lines(done, "qa-added") + status_lines([*refused, *map(str, report.rejected)], "qa-refused")
         return status, article_rows(assistant), choices(), None, [], None, []
 
     def on_remove(doc_id: str | None, progress=gr.Progress(track_tqdm=True)) -> tuple:  # noqa: ANN001, B008
         if not doc_id:
-            return _lines(["삭제할 기사를 고르세요. / Choose an article to remove."], "qa-refused"), *[gr.skip()] * 2
+            msg = "삭제할 기사를 고르세요. / Choose an article to remove."
+            return status_lines([msg], "qa-refused"), *[gr.skip()] * 2
         try:
             b = remove(doc_id, articles_dir, index_dir, embedder=assistant.retriever.embedder,
                        chunk=assistant.retriever.settings.chunk, progress=True, stage=lambda s: progress(*STAGES[s]),
                        store=assistant.settings.store)
         except (ValueError, NewsQAError) as e:
-            return _lines([str(e)], "qa-refused"), gr.skip(), gr.skip()
+            return status_lines([str(e)], "qa-refused"), gr.skip(), gr.skip()
         swap_in()
         msg = (f"삭제됨 / removed: {doc_id} — {b.articles} articles, {b.passages} passages, "
                f"{b.embedded} texts embedded")
-        return _lines([msg], "qa-added"), article_rows(assistant), choices()
+        return status_lines([msg], "qa-added"), article_rows(assistant), choices()
 
     def after_sync(rebuilt: bool) -> tuple:
         if rebuilt:
@@ -141,13 +137,12 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path) -> None:
             remove_btn = gr.Button("삭제 / Remove", variant="stop", elem_id="qa-remove", scale=1)
         mount_sources(assistant, articles_dir, index_dir, [listing, pick], after_sync)
 
-    private = {"api_visibility": "private", "concurrency_id": "library", "concurrency_limit": 1}
-    files.upload(on_upload, files, [drafts, form, refused, status], **private)
+    files.upload(on_upload, files, [drafts, form, refused, status], **LIBRARY_WRITE)
     files.clear(lambda: ([], None, [], ""), None, [drafts, form, refused, status], queue=False,
                 api_visibility="private")
     # Another session may have added or removed articles since this page loaded.
     panel.expand(lambda: (article_rows(assistant), choices()), None, [listing, pick], queue=False,
                  api_visibility="private")
     add_btn.click(on_add, [drafts, form, refused], [status, listing, pick, files, drafts, form, refused],
-                  show_progress_on=[status], **private)
-    remove_btn.click(on_remove, pick, [status, listing, pick], show_progress_on=[status], **private)
+                  show_progress_on=[status], **LIBRARY_WRITE)
+    remove_btn.click(on_remove, pick, [status, listing, pick], show_progress_on=[status], **LIBRARY_WRITE)

@@ -16,6 +16,7 @@ from assistant import Answer, Article, Assistant, Hit, Quote
 from assistant.ingest.korean import has_hangul
 from assistant.reading import polarity
 from assistant.reading.answer import MESSAGES, Sentence
+from assistant.reading.steps import TRANSLATION_CHECKS
 from ui.dates import resolved_dates
 
 MAX_K = 10
@@ -253,9 +254,6 @@ def with_markers(escaped: str) -> str:
     return re.sub(r"\[(\d+)\]", r"<span class='qa-marker'>[\1]</span>", escaped)
 
 
-TRANSLATION_CHECKS = ("numbers", "dates", "names", "direction", "negation")
-
-
 def shown_sentences(ans: Answer) -> list[Sentence]:
     """The sentences a reader may see: the article's own (quotes), and translations that passed the fact check
     and keep their source's direction and negation. The badge names those checks, so they are confirmed here
@@ -349,7 +347,7 @@ def render_sources(assistant: Assistant, ans: Answer, hits: Sequence[Hit], cited
 
 def render_draft(assistant: Assistant, lang: str, hits: Sequence[Hit], text: str,
                  articles: Mapping[str, Article] | None = None) -> str:
-    """While the reader writes: the sources already, and the text released so far (already fact-checked)."""
+    """While the reader works: the sources already, and the text released so far (each part after its checks)."""
     labels = LABELS[lang]
     stub = Answer("", "", tuple(hits), False, lang, 0.0)
     body = with_markers(esc(text)) if text else ""

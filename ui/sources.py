@@ -22,6 +22,9 @@ from assistant.ingest.fetch import Fetcher
 HEADERS = ["이름 / Name", "종류 / Kind", "주소 / Location", "마지막 동기화 / Last sync (UTC)", "기사 / Articles",
            "추가·변경·그대로·삭제·실패 / Added·changed·unchanged·removed·failed"]
 KIND = {"feed": "RSS/Atom", "page": "page", "folder": "folder"}
+# Every event that changes the library (upload, add, remove, sync) is private to the page and queued as one: one
+# at a time, so a sync never runs beside an upload or a removal.
+LIBRARY_WRITE = {"api_visibility": "private", "concurrency_id": "library", "concurrency_limit": 1}
 
 
 def source_rows(articles_dir: Path) -> list[list]:
@@ -40,7 +43,8 @@ def source_rows(articles_dir: Path) -> list[list]:
     return rows
 
 
-def _lines(items: list[str], cls: str) -> str:
+def status_lines(items: list[str], cls: str) -> str:
+    """Status messages as escaped lines (qa-added, qa-refused): the sync's and the library panel's."""
     return "".join(f"<div class='{cls}'>{html.escape(t)}</div>" for t in items)
 
 
@@ -52,15 +56,16 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path, refreshed: 
     def on_sync(progress=gr.Progress(track_tqdm=True)) -> tuple:  # noqa: ANN001, B008
         if not read_sources(articles_dir):
             msg = "따라갈 출처가 없습니다 / No sources yet: python -m assistant follow URL | watch DIR"
-            return _lines([msg], "qa-refused"), source_rows(articles_dir), *[gr.skip()] * len(refreshed)
+            return status_lines([msg], "qa-refused"), source_rows(articles_dir), *[gr.skip()] * len(refreshed)
         try:
             with Fetcher(delay=settings.fetch_delay, timeout=settings.fetch_timeout) as fetcher:
                 report = sync(articles_dir, index_dir, embedder=assistant.retriever.embedder, chunk=settings.chunk,
                               fetcher=fetcher, progress=True, stage=lambda f, label: progress(f, desc=label),
                               store=settings.store)
         except (ValueError, NewsQAError) as e:
-            return _lines([str(e)], "qa-refused"), source_rows(articles_dir), *[gr.skip()] * len(refreshed)
-        status = _lines([report.summary()], "qa-added") + _lines([str(f) for f in report.failed], "qa-refused")
+            return status_lines([str(e)], "qa-refused"), source_rows(articles_dir), *[gr.skip()] * len(refreshed)
+        status = (status_lines([report.summary()], "qa-added")
+                  + status_lines([str(f) for f in report.failed], "qa-refused"))
         return status, source_rows(articles_dir), *after_sync(report.build is not None)
 
     with gr.Group():
@@ -71,5 +76,4 @@ def mount(assistant: Assistant, articles_dir: Path, index_dir: Path, refreshed: 
                              elem_id="qa-sources", wrap=True, label="출처 / Sources")
         button = gr.Button("지금 동기화 / Sync now", elem_id="qa-sync")
         status = gr.HTML("", elem_id="qa-sync-status", js_on_load=None)
-    private = {"api_visibility": "private", "concurrency_id": "library", "concurrency_limit": 1}
-    button.click(on_sync, None, [status, table, *refreshed], show_progress_on=[status], **private)
+    button.click(on_sync, None, [status, table, *refreshed], show_progress_on=[status], **LIBRARY_WRITE)

@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant import env_settings as environment
-
 BATCH = 64
 
 
@@ -45,7 +43,6 @@ def _rate(fn: Callable[[], object], n: int) -> tuple[float, float]:
 
 def bench_ray(articles_dir: Path, *, n: int = 512, log: Callable[[str], None] = print) -> dict:
     """texts/s for one process, one Ray node and two Ray nodes, plus the driver's cost per batch."""
-    environment.configure_libraries()  # keeps Ray on loopback: read when ray imports
     import ray
     from ray.cluster_utils import Cluster
 

@@ -40,11 +40,6 @@ def shown(ans) -> str:  # noqa: ANN001
     return "\n".join([ans.text, *(q.text for q in ans.quotes)])
 
 
-def shown_short(ans) -> str:  # noqa: ANN001
-    """The short answer a person sees ("" for none, or for a refusal)."""
-    return "" if ans.abstained else (ans.short or "").strip()
-
-
 def unverified_shown(ans) -> int:  # noqa: ANN001
     """Sentences the verifier rejected that nevertheless appear in the answer text (must be 0)."""
     if ans.abstained:
@@ -75,7 +70,7 @@ def score(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
         out[f"short_{lang}"] = _share(sum(1 for q in mine if not answers[q.id].abstained and answers[q.id].short
                                           and gold_in(answers[q.id].short, q.gold)), len(mine))
         out[f"n_{lang}"] = len(mine)
-        pairs = [(shown_short(answers[q.id]), q.gold) for q in mine]
+        pairs = [(scoring.shown_short(answers[q.id]), q.gold) for q in mine]
         out[f"short_counts_{lang}"] = scoring.short_counts(pairs).as_dict()
     refused_on = [q.id for q in on_topic if answers[q.id].abstained]
     refused_off = [q.id for q in off_topic if answers[q.id].abstained]
@@ -105,8 +100,8 @@ def score(questions: Sequence, answers: dict) -> dict:  # noqa: ANN001
         {"id": q.id, "answerable": q.answerable, "off_topic": q.style == "off-topic", "abstained": a.abstained,
          "right": q.answerable and not a.abstained and gold_in(shown(a), q.gold),
          "short_right": bool(q.answerable and a.short and gold_in(a.short, q.gold)),
-         "short": shown_short(a),
-         "short_brief_right": bool(q.answerable and scoring.short_right(shown_short(a), q.gold)),
+         "short": scoring.shown_short(a),
+         "short_brief_right": bool(q.answerable and scoring.short_right(scoring.shown_short(a), q.gold)),
          "margin": round(a.confidence, 4), "backend": a.reader.backend, "chosen": a.extra.get("chosen"),
          "candidates": len(a.extra.get("candidates") or ()), "decision": a.extra.get("decision"),
          "translation": a.extra.get("translation"), "text": a.text[:300]}

@@ -106,7 +106,7 @@ def run(assistant, questions: Sequence[KqQuestion], *, progress: str = "", index
             ans = event.answer or ans
         ms = (time.perf_counter() - t0) * 1000
         rows.append(Row(q.id, q.question, q.gold, q.split, q.doc_id, index, q.doc_id in excluded,
-                        "" if ans.abstained else ans.short.strip(), ans.abstained, ans.text[:200],
+                        scoring.shown_short(ans), ans.abstained, ans.text[:200],
                         not ans.abstained and scoring.holds_gold(ans.text, q.gold),
                         tuple(h.rank for h in hits if _contains(h, q)), scoring.short_score(ans),
                         _jsonable(ans.extra), _jsonable(ans.timings), round(ms, 1)))

@@ -148,3 +148,8 @@ def risk_coverage(scored: Sequence[tuple[float, bool]], answerable: int) -> Risk
     p60 = float(precision[at]) if at < len(order) else None
     return RiskCoverage(tuple(map(float, coverage)), tuple(map(float, precision)), float((1 - precision).mean()),
                         float(precision.sum() / answerable), p60)
+
+
+def shown_short(ans) -> str:  # noqa: ANN001
+    """The short answer a person sees ("" for none, or for a refusal)."""
+    return "" if ans.abstained else (ans.short or "").strip()

@@ -75,7 +75,6 @@ class RayEmbedding:
         self._connected = False
 
     def __enter__(self) -> RayEmbedding:
-        environment.configure_libraries()  # keeps Ray on loopback: read when ray imports
         import ray
 
         if not ray.is_initialized():

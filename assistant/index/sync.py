@@ -127,8 +127,8 @@ def sync(articles_dir: Path, index_dir: Path, *, embedder, chunk=None, fetcher: 
         sources = [s for s in read_sources(articles_dir) if only is None or s.name == only]
         state = read_state(articles_dir)
         own = fetcher is None
-        fetcher = fetcher or Fetcher(robots=state["robots"])
-        fetcher.robots = state["robots"]
+        fetcher = fetcher or Fetcher()
+        fetcher.robots = state["robots"]  # robots.txt as last fetched, revalidated by conditional GET
         run = _Run(articles_dir, state, fetcher)
         try:
             for i, source in enumerate(tqdm(sources, unit="source", desc="sync", disable=not progress)):

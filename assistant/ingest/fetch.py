@@ -21,9 +21,11 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from assistant.ingest.corpus import MAX_FILE_BYTES
+
 USER_AGENT = "news-qa/0.1 (+question answering over Korean news; polite feed reader)"
 TIMEOUT_S = 15.0
-MAX_BYTES = 5 * 1024 * 1024  # the same limit as an article file (ingest/corpus.py)
+MAX_BYTES = MAX_FILE_BYTES  # a page is held to the same limit as an article file
 MAX_REDIRECTS = 5
 DELAY_S = 1.0  # between two requests to the same host
 _REDIRECTS = (301, 302, 303, 307, 308)

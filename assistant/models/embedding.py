@@ -18,8 +18,6 @@ from assistant import env_settings as environment
 from assistant.models import precision as _precision
 from assistant.models import weights
 
-environment.configure_libraries()  # no model hub, no tokenizer threads: before transformers loads
-
 MAX_QUERY_TOKENS = 512
 
 

@@ -27,9 +27,6 @@ class ReaderKind(environment.Choice):
     EXTRACTIVE = "extractive"
 
 
-READERS = tuple(k.value for k in ReaderKind)
-
-
 @dataclass(frozen=True)
 class ReaderConfig:
     """Where each backend's model is: an endpoint's URL, model name, key and hash."""

@@ -131,19 +131,24 @@ class Assistant:
         return self.llm.info if self.llm is not None else EXTRACTIVE
 
     def ask(self, question: str, k: int = 5, *, history: Sequence[str] = (), method: str = "routed",
-            since: str | None = None, until: str | None = None) -> Answer:
-        """Answer `question` from the articles of [since, until], citing passages [1]..[k], or abstain."""
-        for event in self.stream(question, k, history=history, method=method, since=since, until=until):
+            since: str | None = None, until: str | None = None, index: LoadedIndex | None = None) -> Answer:
+        """Answer `question` from the articles of [since, until], citing passages [1]..[k], or abstain.
+
+        `index`: the snapshot to answer from (default: the retriever's current one); a caller that also renders
+        the cited articles passes the snapshot it renders from, so both read the same index."""
+        for event in self.stream(question, k, history=history, method=method, since=since, until=until,
+                                 index=index):
             if event.answer is not None:
                 return event.answer
         raise AssertionError("stream() always ends with an answer")
 
     def stream(self, question: str, k: int = 5, *, history: Sequence[str] = (), method: str = "routed",
-               since: str | None = None, until: str | None = None) -> Iterator[Event]:
-        """The answer as it is made: the sources first, then checked text as the reader writes it, then
-        the final `Answer` (whose sentences are the verified ones only)."""
+               since: str | None = None, until: str | None = None,
+               index: LoadedIndex | None = None) -> Iterator[Event]:
+        """The answer as it is made: the sources first, then its text once each step has checked it, then
+        the final `Answer`. `index` as for `ask`."""
         t0 = time.perf_counter()
-        r = self._retrieve(question, k, history, method, since, until, self.retriever.index)
+        r = self._retrieve(question, k, history, method, since, until, index)
         yield Event("sources", hits=tuple(r.hits))
         threshold = self.settings.abstain_below_ko if r.lang == "ko" else self.settings.abstain_below_en
         if self.llm is not None:

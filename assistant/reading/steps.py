@@ -42,11 +42,10 @@ class Retrieved:
 
 @dataclass(frozen=True)
 class Gathered:
-    """The evidence the model reads, the spans it may choose, and each cited passage's text and years."""
+    """The evidence the model reads, the spans it may choose, and each cited passage's years."""
 
     evidence: tuple[reader.Evidence, ...]
     candidates: tuple[candidates.Candidate, ...]
-    passages: Mapping[int, str]  # marker -> passage text, relative dates resolved
     years: Mapping[int, tuple[int, ...]]
 
 
@@ -106,9 +105,8 @@ def gather(r: Retrieved, s: Settings) -> Gathered:
     evidence = reader.pick_sentences(r.index, r.hits, r.focus, s.reader_depth, s.reader_sentences)
     cands = candidates.candidates(evidence, s.reader_candidates)
     articles = r.index.articles
-    passages = {n: annotate(h.text, articles[h.doc_id].date_iso, "ko") for n, h in enumerate(r.hits, 1)}
     years = {n: years_of(articles[h.doc_id].date_iso) for n, h in enumerate(r.hits, 1)}
-    return Gathered(tuple(evidence), tuple(cands), passages, years)
+    return Gathered(tuple(evidence), tuple(cands), years)
 
 
 def chosen_quote(r: Retrieved, cand: candidates.Candidate | None) -> Quote:
@@ -124,11 +122,10 @@ def chosen_quote(r: Retrieved, cand: candidates.Candidate | None) -> Quote:
 
 def judge(r: Retrieved, g: Gathered, chosen: reader.Chosen, quote: Quote) -> Verdict:
     """Step 4: answer or refuse (`decide.decide`), then whether the chosen span is shown as the short answer."""
-    _, missing_type = decide.type_missing(r.question, g.candidates)
+    asks, missing_type = decide.type_missing(r.question, g.candidates)
     signals = decide.Signals(round(chosen.p_none, 4), round(r.margin, 4), missing_type,
                              decide.entity_missing(r.question, quote.text, g.years.get(quote.marker, ())),
                              decide.coverage(r.question, quote.text), decide.polar(r.question))
-    asks = decide.asks_for(r.question)
     verdict = decide.decide(signals, asks)
     short = decide.short_signals(r.question, chosen, signals, asks)
     p_short = decide.p_short(short) if chosen.candidate is not None else 0.0
@@ -149,6 +146,10 @@ def converted_short(cand: candidates.Candidate) -> str:
         facts = [c.text for c in verify.claims(english) if c.kind in ("number", "date")]
         english = facts[0] if len(facts) == 1 and cand.kind in ("number", "date") else english
     return "" if has_hangul(english) else english
+
+
+# What `check_english` checks of a translation against its Korean sentence (its other wording is not checked).
+TRANSLATION_CHECKS = ("numbers", "dates", "names", "direction", "negation")
 
 
 def check_english(reply: str, source: str, marker: int, years: Mapping[int, tuple[int, ...]],

@@ -72,10 +72,6 @@ def markers(sentence: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(int(m.group(1)) for m in MARKER.finditer(sentence)))
 
 
-def strip_markers(sentence: str) -> str:
-    return MARKER.sub("", sentence).strip()
-
-
 def claims(sentence: str) -> list[Claim]:
     """The numbers, dates and Latin-script names a sentence asserts (markers excluded)."""
     text = MARKER.sub(lambda m: " " * len(m.group(0)), sentence)

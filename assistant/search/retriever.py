@@ -113,6 +113,10 @@ class Retriever:
         with self._swap_lock:
             self._index = index
 
+    def reload(self, index_dir: str | Path) -> None:
+        """Swap in the index built at `index_dir` (after an add, a removal or a sync), from this retriever's store."""
+        self.swap(open_store(self.settings.store, index_dir).load(), index_dir)
+
     def _check(self, index: LoadedIndex, where: object) -> None:
         s = self.settings
         check_compatible(index.manifest, where, model=self.embedder.name, weights_sha256=self.embedder.weights_sha256,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.reading.verify import check, claims, markers, strip_markers
+from assistant.reading.verify import check, claims, markers
 
 EVIDENCE = {
     1: "엔비디아(NVDA) 주가가 하루 17% 폭락하는 장면을 목격한 투자자들은 말 그대로 얼어 붙었다.",
@@ -81,9 +81,8 @@ def test_sentence_openers_are_not_names():
     assert [c.text for c in claims("However, Nvidia fell.")] == ["Nvidia"]
 
 
-def test_markers_parsed_and_stripped():
+def test_markers_parsed():
     assert markers("It fell 17% [1][2].") == (1, 2)
-    assert strip_markers("It fell 17% [1].") == "It fell 17%."
 
 
 def test_names_transliterated_into_hangul_are_found():
