@@ -118,3 +118,22 @@ def test_swap_checks_the_new_index_like_load(three_indexes, index_dir, embedder)
     assert retriever.index is before
     retriever.swap(three_indexes[1])
     assert retriever.index is three_indexes[1]
+
+
+def test_ask_answers_from_the_snapshot_its_caller_renders_from(three_indexes, index_dir, embedder):
+    """The UI and the MCP server take the index once and pass it: the answer comes from that snapshot even when
+    another index has been swapped in since (article 001 gone), so every citation slices the caller's articles."""
+    from assistant.reading.answer import Assistant
+    from assistant.search.retriever import Retriever
+
+    full, without, _ = three_indexes
+    retriever = Retriever.load(index_dir, embedder=embedder)
+    retriever.swap(full)
+    assistant = Assistant(retriever)
+    snapshot = retriever.index
+    retriever.swap(without)  # the Articles panel removed article 001 after the request began
+    ans = assistant.ask(QUESTIONS[2], index=snapshot)
+    assert not ans.abstained and any(h.doc_id == REMOVED for h in ans.citations)
+    assert _consistent_with(ans, full)
+    later = assistant.ask(QUESTIONS[2])  # the next request, without a snapshot, sees the new index
+    assert all(h.doc_id != REMOVED for h in later.citations) and _consistent_with(later, without)
